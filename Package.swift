@@ -1,0 +1,62 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Tidepool",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "tidepool", targets: ["tidepool"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // C boundaries: every macro, static and variadic call is wrapped here, nowhere else.
+        .systemLibrary(
+            name: "CEvent",
+            pkgConfig: "libevent_pthreads",
+            providers: [.apt(["libevent-dev"])]
+        ),
+        .systemLibrary(
+            name: "CPython",
+            pkgConfig: "python3-embed",
+            providers: [.apt(["libpython3-dev"])]
+        ),
+        .target(name: "CTidepoolLinux"),
+
+        // Pure logic: no IO, no C.
+        .target(name: "TidepoolCore"),
+
+        // The host: libevent front proxy, static files, instance channels, process supervision.
+        .target(
+            name: "TidepoolFront",
+            dependencies: [
+                "TidepoolCore", "CEvent", "CTidepoolLinux",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The instance: embedded CPython, WSGI bridge, handler threads, template fork.
+        .target(
+            name: "TidepoolInstance",
+            dependencies: [
+                "TidepoolCore", "CPython", "CTidepoolLinux",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The CLI: wiring only.
+        .executableTarget(
+            name: "tidepool",
+            dependencies: [
+                "TidepoolCore", "TidepoolFront", "TidepoolInstance",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+
+        .testTarget(name: "TidepoolCoreTests", dependencies: ["TidepoolCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

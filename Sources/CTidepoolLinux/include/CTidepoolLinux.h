@@ -1,0 +1,23 @@
+#ifndef TIDEPOOL_LINUX_H
+#define TIDEPOOL_LINUX_H
+/// Linux calls that Swift cannot import directly (macros, variadics, CMSG arithmetic).
+/// Every function returns -1 and leaves errno set on failure, like the call it wraps.
+#include <sys/types.h>
+#include <stdint.h>
+
+/// prctl(PR_SET_PDEATHSIG, sig): the kernel sends `sig` to this process when its parent thread dies.
+int tp_set_parent_death_signal(int sig);
+
+/// Sends `len` bytes plus one file descriptor over a unix socket (SCM_RIGHTS).
+ssize_t tp_send_with_fd(int socket, const void *buf, size_t len, int fd);
+
+/// Receives up to `len` bytes and at most one passed descriptor, stored in *received_fd (-1 when none).
+ssize_t tp_recv_with_fd(int socket, void *buf, size_t len, int *received_fd);
+
+/// The calling thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID).
+uint64_t tp_thread_cpu_nanos(void);
+
+/// A monotonic clock in nanoseconds (CLOCK_MONOTONIC).
+uint64_t tp_monotonic_nanos(void);
+
+#endif

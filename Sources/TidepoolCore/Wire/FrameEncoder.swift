@@ -1,0 +1,128 @@
+/// Writes frames in the wire format described on `Frame`.
+public enum FrameEncoder {
+    /// Bytes of the frame header: length (4), kind (1), id (4).
+    public static let headerSize = 9
+
+    /// Appends `frame` to `buffer`. Appending several frames and writing them
+    /// in one call is how both ends batch their writes.
+    public static func encode(_ frame: Frame, into buffer: inout [UInt8]) {
+        let start = buffer.count
+        buffer.append(contentsOf: [0, 0, 0, 0])  // length, patched below
+        buffer.append(frame.kind.rawValue)
+        buffer.appendU32(frame.id)
+        switch frame {
+        case .ready(let ready):
+            buffer.appendU32(UInt32(bitPattern: ready.pid))
+            buffer.append(ready.kind.rawValue)
+            buffer.appendU32(ready.threads)
+            buffer.appendU32(UInt32(ready.phases.count))
+            for phase in ready.phases {
+                buffer.appendString(phase.name)
+                buffer.appendU64(phase.nanos)
+            }
+        case .requestHead(_, let head):
+            buffer.appendString(head.method)
+            buffer.appendBytes(head.target)
+            buffer.append(head.versionMajor)
+            buffer.append(head.versionMinor)
+            buffer.appendHeaders(head.headers)
+            buffer.appendString(head.remoteAddress)
+            buffer.appendU16(head.remotePort)
+            buffer.appendString(head.serverName)
+            buffer.appendU16(head.serverPort)
+            buffer.appendString(head.scheme)
+            buffer.appendU32(head.timeoutMillis)
+        case .requestBody(_, let bytes), .responseBody(_, let bytes):
+            buffer.append(contentsOf: bytes)
+        case .responseHead(_, let head):
+            buffer.appendU16(head.status)
+            buffer.appendString(head.reason)
+            buffer.appendHeaders(head.headers)
+        case .responseEnd(_, let end):
+            buffer.appendU64(end.cpuNanos)
+            buffer.appendU64(end.wallNanos)
+            switch end.outcome {
+            case .complete:
+                buffer.append(0)
+            case .aborted(let reason):
+                buffer.append(1)
+                buffer.appendString(reason)
+            }
+        case .log(let record):
+            buffer.append(record.level.rawValue)
+            buffer.appendString(record.message)
+        case .stats(let stats):
+            buffer.appendU64(stats.rssBytes)
+            buffer.appendU64(stats.cpuNanos)
+            buffer.appendU32(stats.inFlight)
+        case .forked(_, let pid):
+            buffer.appendU32(UInt32(bitPattern: pid))
+        case .failed(let failure):
+            buffer.appendString(failure.phase)
+            buffer.appendString(failure.message)
+        case .requestEnd, .cancel, .drain, .forkInstance:
+            break
+        }
+        let length = UInt32(buffer.count - start - 4)
+        buffer[start] = UInt8(truncatingIfNeeded: length >> 24)
+        buffer[start + 1] = UInt8(truncatingIfNeeded: length >> 16)
+        buffer[start + 2] = UInt8(truncatingIfNeeded: length >> 8)
+        buffer[start + 3] = UInt8(truncatingIfNeeded: length)
+    }
+
+    /// The frame as a fresh byte array.
+    public static func encode(_ frame: Frame) -> [UInt8] {
+        var buffer: [UInt8] = []
+        encode(frame, into: &buffer)
+        return buffer
+    }
+
+    /// Appends a body frame (`requestBody` or `responseBody`) straight from raw
+    /// memory, so large bodies are copied once instead of twice.
+    public static func encodeBody(
+        kind: FrameKind, id: UInt32, bytes: UnsafeRawBufferPointer, into buffer: inout [UInt8]
+    ) {
+        precondition(kind == .requestBody || kind == .responseBody, "not a body frame: \(kind)")
+        buffer.appendU32(UInt32(5 + bytes.count))
+        buffer.append(kind.rawValue)
+        buffer.appendU32(id)
+        buffer.append(contentsOf: bytes)
+    }
+}
+
+extension [UInt8] {
+    @inline(__always) mutating func appendU16(_ value: UInt16) {
+        append(UInt8(truncatingIfNeeded: value >> 8))
+        append(UInt8(truncatingIfNeeded: value))
+    }
+
+    @inline(__always) mutating func appendU32(_ value: UInt32) {
+        append(UInt8(truncatingIfNeeded: value >> 24))
+        append(UInt8(truncatingIfNeeded: value >> 16))
+        append(UInt8(truncatingIfNeeded: value >> 8))
+        append(UInt8(truncatingIfNeeded: value))
+    }
+
+    @inline(__always) mutating func appendU64(_ value: UInt64) {
+        appendU32(UInt32(truncatingIfNeeded: value >> 32))
+        appendU32(UInt32(truncatingIfNeeded: value))
+    }
+
+    mutating func appendBytes(_ bytes: [UInt8]) {
+        appendU32(UInt32(bytes.count))
+        append(contentsOf: bytes)
+    }
+
+    mutating func appendString(_ string: String) {
+        appendU32(UInt32(string.utf8.count))
+        append(contentsOf: string.utf8)
+    }
+
+    mutating func appendHeaders(_ headers: [Header]) {
+        appendU32(UInt32(headers.count))
+        for header in headers {
+            appendBytes(header.name)
+            appendBytes(header.value)
+        }
+    }
+}
