@@ -1,0 +1,55 @@
+/// Everything `tidepool serve` runs with, after the config file and the command
+/// line were merged. A plain value: the CLI fills it, the host reads it.
+public struct Configuration: Equatable, Sendable {
+    /// Address the front proxy listens on.
+    public var host: String = "127.0.0.1"
+    public var port: Int = 3000
+    /// Fixed pool size (the autoscaler replaces this with min/max instances).
+    public var instances: Int = 2
+    /// Handler threads per instance: how many requests one instance runs at once.
+    public var threads: Int = 8
+    /// How instances are started.
+    public var start: StartMode = .fork
+    /// Largest request body accepted, in bytes (Vercel's limit is 4.5 MB).
+    public var maxRequestBodyBytes: Int = 4_500_000
+    /// How long a request may run, in seconds, before the client gets a 504.
+    public var maxDurationSeconds: Double = 300
+
+    public init() {}
+
+    /// Fork instances from a template that imported the app once (milliseconds
+    /// per start), or spawn each as a fresh interpreter (for apps that open
+    /// sockets or threads at import, which fork would share).
+    public enum StartMode: String, Sendable, CaseIterable {
+        case fork
+        case spawn
+    }
+}
+
+/// The Python application to serve: where it lives and which object is the WSGI callable.
+public struct AppTarget: Equatable, Sendable {
+    /// Absolute path of the project directory (the instance's working directory).
+    public var projectDirectory: String
+    /// Directory put first on `sys.path` so the module imports with its package context.
+    public var importRoot: String
+    /// Dotted module name, e.g. `main` or `backend.server`.
+    public var module: String
+    /// Attribute holding the WSGI callable, e.g. `app`.
+    public var attribute: String
+    /// The virtualenv whose site-packages the app uses, or nil for the system Python.
+    public var venv: String?
+    /// `public/` directory served by the front, or nil when the project has none.
+    public var publicDirectory: String?
+
+    public init(
+        projectDirectory: String, importRoot: String, module: String, attribute: String,
+        venv: String?, publicDirectory: String?
+    ) {
+        self.projectDirectory = projectDirectory
+        self.importRoot = importRoot
+        self.module = module
+        self.attribute = attribute
+        self.venv = venv
+        self.publicDirectory = publicDirectory
+    }
+}

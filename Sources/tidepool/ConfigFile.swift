@@ -1,0 +1,97 @@
+import Foundation
+import TOMLKit
+import TidepoolCore
+
+/// Why a configuration could not be used: which key, and what to do about it.
+enum ConfigError: Error, CustomStringConvertible {
+    case unreadable(path: String, reason: String)
+    case syntax(path: String, reason: String)
+    case wrongType(key: String, expected: String)
+    case outOfRange(key: String, value: String, allowed: String)
+    case unknownKey(path: String, key: String)
+
+    var description: String {
+        switch self {
+        case .unreadable(let path, let reason):
+            "cannot read config file \(path): \(reason)"
+        case .syntax(let path, let reason):
+            "config file \(path) is not valid TOML: \(reason)"
+        case .wrongType(let key, let expected):
+            "config key `\(key)` must be \(expected)"
+        case .outOfRange(let key, let value, let allowed):
+            "config key `\(key)` is \(value); allowed: \(allowed)"
+        case .unknownKey(let path, let key):
+            "config file \(path) has an unknown key `\(key)` (see config/tidepool.toml for the keys)"
+        }
+    }
+}
+
+/// Reads `config/tidepool.toml`-style files into a `Configuration`.
+enum ConfigFile {
+    static func load(path: String, into configuration: inout Configuration) throws {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError.unreadable(path: path, reason: error.localizedDescription)
+        }
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch {
+            throw ConfigError.syntax(path: path, reason: "\(error)")
+        }
+        for key in table.keys {
+            let value = table[key]!
+            switch key {
+            case "host": configuration.host = try string(value, key)
+            case "port": configuration.port = try int(value, key)
+            case "instances": configuration.instances = try int(value, key)
+            case "threads": configuration.threads = try int(value, key)
+            case "start":
+                let raw = try string(value, key)
+                guard let mode = Configuration.StartMode(rawValue: raw) else {
+                    throw ConfigError.outOfRange(key: key, value: raw, allowed: "fork, spawn")
+                }
+                configuration.start = mode
+            case "maxRequestBodyBytes": configuration.maxRequestBodyBytes = try int(value, key)
+            case "maxDuration": configuration.maxDurationSeconds = try number(value, key)
+            default: throw ConfigError.unknownKey(path: path, key: key)
+            }
+        }
+    }
+
+    static func validate(_ c: Configuration) throws {
+        guard (1...65535).contains(c.port) else {
+            throw ConfigError.outOfRange(key: "port", value: "\(c.port)", allowed: "1...65535")
+        }
+        guard (1...256).contains(c.instances) else {
+            throw ConfigError.outOfRange(key: "instances", value: "\(c.instances)", allowed: "1...256")
+        }
+        guard (1...1024).contains(c.threads) else {
+            throw ConfigError.outOfRange(key: "threads", value: "\(c.threads)", allowed: "1...1024")
+        }
+        guard c.maxRequestBodyBytes > 0 else {
+            throw ConfigError.outOfRange(key: "maxRequestBodyBytes", value: "\(c.maxRequestBodyBytes)", allowed: "> 0")
+        }
+        guard c.maxDurationSeconds > 0 else {
+            throw ConfigError.outOfRange(key: "maxDuration", value: "\(c.maxDurationSeconds)", allowed: "> 0 seconds")
+        }
+    }
+
+    private static func string(_ value: TOMLValueConvertible, _ key: String) throws -> String {
+        guard let s = value.string else { throw ConfigError.wrongType(key: key, expected: "a string") }
+        return s
+    }
+
+    private static func int(_ value: TOMLValueConvertible, _ key: String) throws -> Int {
+        guard let i = value.int else { throw ConfigError.wrongType(key: key, expected: "an integer") }
+        return i
+    }
+
+    private static func number(_ value: TOMLValueConvertible, _ key: String) throws -> Double {
+        if let d = value.double { return d }
+        if let i = value.int { return Double(i) }
+        throw ConfigError.wrongType(key: key, expected: "a number")
+    }
+}

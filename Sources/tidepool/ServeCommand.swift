@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TidepoolCore
+import TidepoolFront
+
+/// `tidepool serve [DIR]`: build nothing, just serve the project.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a Flask (WSGI) project through the front proxy and a pool of instances."
+    )
+
+    @Argument(help: "Project directory (default: the bundled examples/flask).")
+    var directory: String?
+
+    @Option(help: "Address to listen on.") var host: String?
+    @Option(help: "Port to listen on.") var port: Int?
+    @Option(help: "TOML configuration file (see config/tidepool.toml).") var config: String?
+    @Option(help: "Number of instances in the pool.") var instances: Int?
+    @Option(help: "Handler threads per instance (requests one instance runs at once).") var threads: Int?
+    @Option(help: "How instances start: fork (from a template) or spawn (fresh process).")
+    var start: Configuration.StartMode?
+
+    func run() throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = ProcessInfo.processInfo.environment["TIDEPOOL_LOG_LEVEL"]
+                .flatMap(Logger.Level.init(rawValue:)) ?? .info
+            return handler
+        }
+        var configuration = Configuration()
+        if let config {
+            try ConfigFile.load(path: config, into: &configuration)
+        }
+        if let host { configuration.host = host }
+        if let port { configuration.port = port }
+        if let instances { configuration.instances = instances }
+        if let threads { configuration.threads = threads }
+        if let start { configuration.start = start }
+        try ConfigFile.validate(configuration)
+
+        let project = try ProjectLocator.resolve(directory)
+        let app = try ProjectLocator.appTarget(in: project)
+        let status = Host.run(configuration: configuration, app: app, executable: ProjectLocator.executablePath)
+        throw ExitCode(status)
+    }
+}
+
+extension Configuration.StartMode: ExpressibleByArgument {}
