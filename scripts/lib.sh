@@ -1,0 +1,87 @@
+# Helpers shared by scripts/setup, scripts/test and LoadTests/bench-peers.
+# Source it from the repository root.
+
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+export PIP_NO_INPUT=1
+# The Python Tidepool embeds: Debian's, never a pyenv/conda python3 on PATH.
+SYSTEM_PYTHON=/usr/bin/python3
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# ensure_apt_packages PKG...: apt-get install only the ones that are missing.
+ensure_apt_packages() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing ${missing[*]} (apt)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# ensure_venv DIR: a venv made by $SYSTEM_PYTHON; rebuilt when made by another Python.
+ensure_venv() {
+    local dir=$1 want have=""
+    want=$("$SYSTEM_PYTHON" -c 'import sys; print(sys.executable, sys.version)' 2>/dev/null) || {
+        echo "error: $SYSTEM_PYTHON not found (apt-get install python3)" >&2; return 1; }
+    if [ -x "$dir/bin/python" ] && [ -f "$dir/pyvenv.cfg" ]; then
+        # `home` in pyvenv.cfg names the interpreter's directory; the version must match too.
+        if grep -qE '^home *= */usr/bin$' "$dir/pyvenv.cfg"; then
+            have=$("$dir/bin/python" -c 'import sys; print(sys._base_executable, sys.version)' 2>/dev/null || true)
+        fi
+    fi
+    if [ -n "$have" ] && [ "${have#* }" = "${want#* }" ]; then
+        return 0
+    fi
+    if [ -e "$dir" ]; then
+        log "rebuilding $dir (not made by $SYSTEM_PYTHON)"
+        rm -rf "$dir"
+    else
+        log "creating $dir"
+    fi
+    "$SYSTEM_PYTHON" -m venv "$dir"
+}
+
+# ensure_pip_install VENV STAMP_INPUT... -- REQUIREMENT...
+# pip-installs the requirements unless the hash of the stamp inputs and the
+# requirement list is unchanged since the last successful install.
+ensure_pip_install() {
+    local venv=$1; shift
+    local inputs=()
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do inputs+=("$1"); shift; done
+    shift || true
+    local reqs=() r
+    for r in "$@"; do
+        # Allow one argument holding several newline-separated requirements.
+        while IFS= read -r line; do [ -n "$line" ] && reqs+=("$line"); done <<<"$r"
+    done
+    local stamp="$venv/.tidepool-stamp" hash
+    hash=$( { [ ${#inputs[@]} -gt 0 ] && cat "${inputs[@]}"; printf '%s\n' "${reqs[@]}"; } | sha256sum | cut -d' ' -f1)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ]; then
+        return 0
+    fi
+    log "installing into $venv: ${reqs[*]}"
+    "$venv/bin/python" -m pip install --quiet "${reqs[@]}"
+    echo "$hash" >"$stamp"
+}
+
+# pyproject_dependencies FILE: the [project] dependencies, one per line.
+pyproject_dependencies() {
+    "$SYSTEM_PYTHON" - "$1" <<'PY'
+import sys, tomllib
+with open(sys.argv[1], "rb") as f:
+    project = tomllib.load(f).get("project", {})
+print("\n".join(project.get("dependencies", [])))
+PY
+}
+
+# build_release: swift build -c release (into .build/, the default).
+build_release() {
+    log "swift build -c release"
+    swift build -c release
+}
