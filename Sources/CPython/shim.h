@@ -2,4 +2,33 @@
 #define TIDEPOOL_CPYTHON_SHIM_H
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+
+/* What Swift cannot import from Python.h: singleton objects and exception
+ * types are C globals (Swift 6 rejects them as unsafe mutable state), and the
+ * type checks are macros. Each helper is a one-line static inline function. */
+
+/* New references to the singletons. */
+static inline PyObject *tp_none(void) { return Py_NewRef(Py_None); }
+static inline PyObject *tp_true(void) { return Py_NewRef(Py_True); }
+static inline PyObject *tp_false(void) { return Py_NewRef(Py_False); }
+static inline PyObject *tp_bool(int value) { return PyBool_FromLong(value); }
+static inline int tp_is_none(PyObject *o) { return o == Py_None; }
+
+/* Borrowed references to exception types. */
+static inline PyObject *tp_exc_type_error(void) { return PyExc_TypeError; }
+static inline PyObject *tp_exc_value_error(void) { return PyExc_ValueError; }
+static inline PyObject *tp_exc_runtime_error(void) { return PyExc_RuntimeError; }
+static inline PyObject *tp_exc_assertion_error(void) { return PyExc_AssertionError; }
+static inline PyObject *tp_exc_stop_iteration(void) { return PyExc_StopIteration; }
+
+/* Type checks (macros in Python.h). */
+static inline int tp_bytes_check(PyObject *o) { return PyBytes_Check(o); }
+static inline int tp_unicode_check(PyObject *o) { return PyUnicode_Check(o); }
+static inline int tp_list_check(PyObject *o) { return PyList_Check(o); }
+static inline int tp_tuple_check(PyObject *o) { return PyTuple_Check(o); }
+static inline int tp_list_or_tuple_exact(PyObject *o) { return PyList_CheckExact(o) || PyTuple_CheckExact(o); }
+
+/* The name of an object's type, for error messages (borrowed, valid while o lives). */
+static inline const char *tp_type_name(PyObject *o) { return Py_TYPE(o)->tp_name; }
+
 #endif

@@ -1,0 +1,75 @@
+import CPython
+import Glibc
+import TidepoolCore
+
+/// A serving instance: N handler threads that run the app, and the reader
+/// (the process's main thread) that feeds them from the channel.
+final class InstanceServer: @unchecked Sendable {
+    // Invariant: every stored property is immutable after init. `channel` and
+    // `queue` are thread-safe themselves; `runtime` and `environ` are only
+    // used with the GIL held.
+    let runtime: PythonRuntime
+    let channel: Channel
+    let queue = RequestQueue()
+    let threads: Int
+    let environ: Environ
+
+    init(runtime: PythonRuntime, channelFD: Int32, threads: Int) {
+        self.runtime = runtime
+        self.channel = Channel(fd: channelFD)
+        self.threads = max(1, threads)
+        self.environ = Environ(runtime: runtime, multithread: self.threads > 1)
+    }
+
+    /// Starts the handlers, sends `ready` and reads the channel until it
+    /// closes or a drain completes. Call on the main thread holding the GIL
+    /// (right after start-up or fork); the GIL is released here for good.
+    func serve(kind: StartKind, phases: [StartPhase]) -> Never {
+        _ = PyEval_SaveThread()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        for index in 0..<threads {
+            var thread = pthread_t()
+            let result = pthread_create(&thread, nil, handlerThreadMain, context)
+            guard result == 0 else {
+                channel.send(.failed(StartFailure(
+                    phase: "threads",
+                    message: "could not start handler thread \(index + 1) of \(threads): \(String(cString: strerror(result))); lower `threads`"
+                )))
+                _exit(1)
+            }
+            pthread_detach(thread)
+        }
+        channel.send(.ready(Ready(pid: getpid(), kind: kind, threads: UInt32(threads), phases: phases)))
+        var reader = Reader(server: self)
+        reader.run()
+    }
+
+    /// One handler thread: takes requests off the queue and runs them, one at a time.
+    fileprivate func handlerLoop() -> Never {
+        // A thread state of our own for the life of the thread (so Python
+        // thread-locals survive between requests), GIL released at once.
+        _ = PyGILState_Ensure()
+        _ = PyEval_SaveThread()
+        while true {
+            let request = queue.next()
+            let cpuStart = Clock.threadCPU()
+            let gil = PyGILState_Ensure()
+            let response = Response(request: request, channel: channel, queue: queue, callables: runtime.callables, cpuStart: cpuStart)
+            Invocation(runtime: runtime, environ: environ, response: response).run()
+            PyGILState_Release(gil)
+            if queue.finished(request.id) { exitAfterDrain() }
+        }
+    }
+
+    /// The last held request of a draining instance has ended: exit without
+    /// Python finalisation (no thread may be mid-write: the write lock is taken).
+    func exitAfterDrain() -> Never {
+        channel.lockForExit()
+        _exit(0)
+    }
+}
+
+private func handlerThreadMain(_ context: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    let server = Unmanaged<InstanceServer>.fromOpaque(context!).takeUnretainedValue()
+    server.handlerLoop()
+}
