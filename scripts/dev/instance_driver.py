@@ -16,7 +16,11 @@ with one end of a socketpair as fd 3, sends requests and checks the responses:
   * cancel, drain, stats, channel close -> instance exits
   * template: ready, exactly 1 thread, forkInstance with SCM_RIGHTS, forked
     children serve, re-seeded random, reaping, control close -> template exits
-  * start failures (ModuleNotFoundError traceback in `failed`, exit 1)
+  * start failures (ModuleNotFoundError traceback in `failed`, exit 1),
+    malformed frame -> exit 2, template killed with its parent (PDEATHSIG)
+
+Files: wire.py (the codec and a host-side Channel), apps/ (the test apps,
+copied to a temp project directory per run).
 
 Usage (build first: swift build --scratch-path .build-instance):
   /usr/bin/python3 scripts/dev/instance_driver.py [--tidepool PATH] [--venv DIR] [-k NAME]
@@ -34,455 +38,13 @@ import socket
 import struct
 import subprocess
 import sys
+import shutil
 import tempfile
-import textwrap
 import threading
 import time
 
-# ---------------------------------------------------------------- wire codec
-
-K_READY, K_REQ_HEAD, K_REQ_BODY, K_REQ_END, K_RESP_HEAD, K_RESP_BODY, K_RESP_END = 1, 2, 3, 4, 5, 6, 7
-K_CANCEL, K_LOG, K_STATS, K_DRAIN, K_FORK, K_FORKED, K_FAILED = 8, 9, 10, 11, 12, 13, 14
-KIND_NAMES = {1: "ready", 2: "requestHead", 3: "requestBody", 4: "requestEnd", 5: "responseHead",
-              6: "responseBody", 7: "responseEnd", 8: "cancel", 9: "log", 10: "stats", 11: "drain",
-              12: "forkInstance", 13: "forked", 14: "failed"}
-START_KINDS = {0: "fork", 1: "spawn", 2: "template"}
-
-
-def frame(kind, ident, payload=b""):
-    return struct.pack(">IBI", 5 + len(payload), kind, ident) + payload
-
-
-def p_bytes(b):
-    return struct.pack(">I", len(b)) + b
-
-
-def p_str(s):
-    return p_bytes(s.encode("utf-8"))
-
-
-def p_headers(headers):
-    out = struct.pack(">I", len(headers))
-    for name, value in headers:
-        out += p_bytes(name if isinstance(name, bytes) else name.encode("latin-1"))
-        out += p_bytes(value if isinstance(value, bytes) else value.encode("latin-1"))
-    return out
-
-
-def request_head(ident, method, target, headers=(), timeout_ms=0):
-    payload = (p_str(method) + p_bytes(target if isinstance(target, bytes) else target.encode())
-               + bytes([1, 1]) + p_headers(list(headers)) + p_str("127.0.0.1") + struct.pack(">H", 54321)
-               + p_str("localhost") + struct.pack(">H", 3000) + p_str("http") + struct.pack(">I", timeout_ms))
-    return frame(K_REQ_HEAD, ident, payload)
-
-
-class Cursor:
-    def __init__(self, data):
-        self.data, self.pos = data, 0
-
-    def take(self, n):
-        if self.pos + n > len(self.data):
-            raise ValueError("truncated")
-        out = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return out
-
-    def u8(self): return self.take(1)[0]
-    def u16(self): return struct.unpack(">H", self.take(2))[0]
-    def u32(self): return struct.unpack(">I", self.take(4))[0]
-    def u64(self): return struct.unpack(">Q", self.take(8))[0]
-    def bytes(self): return self.take(self.u32())
-    def str(self): return self.bytes().decode("utf-8")
-    def rest(self): return self.take(len(self.data) - self.pos)
-
-    def headers(self):
-        return [(self.bytes().decode("latin-1"), self.bytes().decode("latin-1")) for _ in range(self.u32())]
-
-
-def decode_payload(kind, payload):
-    c = Cursor(payload)
-    if kind == K_READY:
-        pid, sk, threads = c.u32(), c.u8(), c.u32()
-        phases = [(c.str(), c.u64()) for _ in range(c.u32())]
-        out = dict(pid=pid, kind=START_KINDS[sk], threads=threads, phases=phases)
-    elif kind == K_RESP_HEAD:
-        out = dict(status=c.u16(), reason=c.str(), headers=c.headers())
-    elif kind == K_RESP_BODY:
-        out = dict(body=c.rest())
-    elif kind == K_RESP_END:
-        cpu, wall, oc = c.u64(), c.u64(), c.u8()
-        out = dict(cpu=cpu, wall=wall, outcome="complete" if oc == 0 else "aborted",
-                   reason=c.str() if oc == 1 else None)
-    elif kind == K_LOG:
-        out = dict(level=c.u8(), message=c.str())
-    elif kind == K_STATS:
-        out = dict(rss=c.u64(), cpu=c.u64(), in_flight=c.u32())
-    elif kind == K_FORKED:
-        out = dict(pid=c.u32())
-    elif kind == K_FAILED:
-        out = dict(phase=c.str(), message=c.str())
-    else:
-        raise ValueError(f"unexpected frame kind {kind} from the instance")
-    if c.pos != len(payload):
-        raise ValueError(f"{KIND_NAMES[kind]} has trailing bytes")
-    return out
-
-
-# ---------------------------------------------------------------- processes
-
-class Response:
-    def __init__(self):
-        self.head = None
-        self.chunks = []          # (time, bytes) per responseBody frame
-        self.end = None
-        self.done = threading.Event()
-        self.sent_at = None
-        self.recv_counts = []     # how many frames arrived in the same recv() as each frame
-
-    @property
-    def status(self): return self.head["status"] if self.head else None
-
-    @property
-    def body(self): return b"".join(b for _, b in self.chunks)
-
-    def header(self, name):
-        for k, v in (self.head or {}).get("headers", []):
-            if k.lower() == name.lower():
-                return v
-        return None
-
-
-class Channel:
-    """The host's end of one socketpair, with a reader thread that sorts frames."""
-
-    def __init__(self, sock, name):
-        self.sock, self.name = sock, name
-        self.lock = threading.Lock()
-        self.responses = {}
-        self.control = []         # (time, kind, payload) for non-request frames
-        self.cond = threading.Condition()
-        self.eof = threading.Event()
-        self.next_id = 1
-        self.reads = 0
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        buf = b""
-        while True:
-            try:
-                data = self.sock.recv(1 << 20)
-            except OSError:
-                data = b""
-            if not data:
-                self.eof.set()
-                with self.cond:
-                    self.cond.notify_all()
-                return
-            self.reads += 1
-            now = time.monotonic()
-            buf += data
-            batch = []
-            while len(buf) >= 4:
-                (length,) = struct.unpack(">I", buf[:4])
-                if length < 5 or length > 16 << 20:
-                    raise SystemExit(f"{self.name}: bad frame length {length}")
-                if len(buf) < 4 + length:
-                    break
-                kind, ident = struct.unpack(">BI", buf[4:9])
-                batch.append((kind, ident, decode_payload(kind, buf[9:4 + length])))
-                buf = buf[4 + length:]
-            for kind, ident, payload in batch:
-                self._dispatch(now, kind, ident, payload, len(batch))
-
-    def _dispatch(self, now, kind, ident, payload, batch_size):
-        if kind in (K_RESP_HEAD, K_RESP_BODY, K_RESP_END):
-            r = self.responses.get(ident)
-            if r is None:
-                print(f"  !! {self.name}: {KIND_NAMES[kind]} for unknown request {ident}")
-                return
-            r.recv_counts.append(batch_size)
-            if kind == K_RESP_HEAD:
-                assert r.head is None, "two heads"
-                r.head = payload
-            elif kind == K_RESP_BODY:
-                assert r.head is not None, "body before head"
-                r.chunks.append((now, payload["body"]))
-            else:
-                r.end = payload
-                r.end_at = now
-                r.done.set()
-        else:
-            with self.cond:
-                self.control.append((now, kind, payload))
-                self.cond.notify_all()
-
-    def close(self):
-        """Closes the host's end like a dying host would (shutdown first: the
-        reader thread blocked in recv() would otherwise keep the socket open)."""
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-
-    def send(self, data):
-        with self.lock:
-            self.sock.sendall(data)
-
-    def wait_control(self, kind, timeout=10.0, after=0):
-        """Waits for the first frame of `kind` at index >= after; returns (time, payload, index)."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for i, (t, k, p) in enumerate(self.control[after:], after):
-                    if k == kind:
-                        return t, p, i
-                if k_failed := [p for _, k, p in self.control[after:] if k == K_FAILED and kind != K_FAILED]:
-                    raise AssertionError(f"{self.name}: failed: {k_failed[0]['phase']}: {k_failed[0]['message']}")
-                left = deadline - time.monotonic()
-                if left <= 0 or (self.eof.is_set() and not any(k == kind for _, k, _ in self.control[after:])):
-                    raise AssertionError(f"{self.name}: no {KIND_NAMES[kind]} frame (eof={self.eof.is_set()})")
-                self.cond.wait(min(left, 0.1))
-
-    def logs(self):
-        with self.cond:
-            return [p["message"] for _, k, p in self.control if k == K_LOG]
-
-    def start(self, method, target, headers=(), body=b"", chunk=64 << 10, end=True):
-        with self.lock:
-            ident = self.next_id
-            self.next_id += 1
-        r = Response()
-        r.id = ident
-        self.responses[ident] = r
-        data = request_head(ident, method, target, headers)
-        for i in range(0, len(body), chunk):
-            data += frame(K_REQ_BODY, ident, body[i:i + chunk])
-        if end:
-            data += frame(K_REQ_END, ident)
-        r.sent_at = time.monotonic()
-        self.send(data)
-        return r
-
-    def request(self, method, target, headers=(), body=b"", timeout=10.0, **kw):
-        r = self.start(method, target, headers, body, **kw)
-        if not r.done.wait(timeout):
-            raise AssertionError(f"{self.name}: no responseEnd for {method} {target!r} within {timeout}s")
-        return r
-
-
-def tidepool_cmd(args, role, app_dir, module, attr, threads):
-    cmd = [args.tidepool, role, "--project", app_dir, "--import-root", app_dir,
-           "--module", module, "--attr", attr, "--threads", str(threads)]
-    if args.venv:
-        cmd += ["--venv", args.venv]
-    return cmd
-
-
-def launch(cmd, name):
-    """Starts cmd with one end of a fresh socketpair as its fd 3."""
-    host_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    fd = child_end.fileno()
-    shell = f'exec "$@" 3<&{fd} {fd}<&-'
-    t0 = time.monotonic()
-    proc = subprocess.Popen(["/bin/sh", "-c", shell, "sh"] + cmd, pass_fds=(fd,))
-    child_end.close()
-    ch = Channel(host_end, name)
-    ch.proc, ch.started_at = proc, t0
-    return ch
-
-
-# ---------------------------------------------------------------- test apps
-
-APPS = r'''
-import hashlib, io, json, os, random, sys, threading, time
-from wsgiref.validate import validator
-
-closed = {"count": 0}
-
-def env_app(environ, start_response):
-    out = {}
-    for k, v in environ.items():
-        if isinstance(v, str):
-            out[k] = v.encode("latin-1").hex() if k == "PATH_INFO" else v
-        elif isinstance(v, (bool, int, tuple)):
-            out[k] = v
-        else:
-            out[k] = type(v).__name__
-    out["_errors_is_stderr"] = environ["wsgi.errors"] is sys.stderr
-    body = json.dumps(out).encode()
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
-
-def echo_app(environ, start_response):
-    inp = environ["wsgi.input"]
-    n = int(environ.get("CONTENT_LENGTH") or 0)
-    first = inp.readline() if n else b""
-    rest = inp.read(n - len(first)) if n else b""
-    data = first + rest
-    lines = len(io.BytesIO(data).readlines())
-    body = json.dumps({"len": len(data), "sha": hashlib.sha256(data).hexdigest(), "lines": lines,
-                       "method": environ["REQUEST_METHOD"], "query": environ["QUERY_STRING"],
-                       "path": environ["PATH_INFO"]}).encode()
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-    start_response("200 OK", headers)
-    return [body] if environ["REQUEST_METHOD"] != "HEAD" else []
-
-validated = validator(echo_app)
-
-def stream_app(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    def gen():
-        for i in range(3):
-            yield b"chunk %d\n" % i
-            time.sleep(0.15)
-    return gen()
-
-def sleep_app(environ, start_response):
-    time.sleep(0.2)
-    start_response("200 OK", [("Content-Type", "text/plain")])
-    return [threading.current_thread().name.encode()]
-
-def big_app(environ, start_response):
-    data = bytes(range(256)) * (3 * 4096 + 7)   # ~3 MiB in one chunk
-    start_response("200 OK", [("Content-Length", str(len(data)))])
-    return iter([data])
-
-def write_app(environ, start_response):
-    write = start_response("200 OK", [("Content-Type", "text/plain")])
-    write(b"hello ")
-    return [b"world"]
-
-class Closing:
-    def __init__(self, fail=False): self.fail = fail
-    def __iter__(self):
-        yield b"a"
-        if self.fail:
-            raise RuntimeError("boom inside the iterable")
-        yield b"b"
-    def close(self): closed["count"] += 1
-
-def close_app(environ, start_response):
-    start_response("200 OK", [])
-    return Closing(fail="fail" in environ["QUERY_STRING"])
-
-def closed_count(environ, start_response):
-    start_response("200 OK", [])
-    return [str(closed["count"]).encode()]
-
-def raises(environ, start_response):
-    raise ValueError("the app is broken on purpose")
-
-def non_iterable(environ, start_response):
-    start_response("200 OK", [])
-    return 42
-
-def yields_str(environ, start_response):
-    start_response("200 OK", [])
-    return ["not bytes"]
-
-def no_start_response(environ, start_response):
-    return [b"x"]
-
-def bad_status(environ, start_response):
-    start_response("OK", [])
-    return [b"x"]
-
-def crlf_header(environ, start_response):
-    start_response("200 OK", [("X-Evil", "a\r\nSet-Cookie: pwned=1")])
-    return [b"x"]
-
-def non_latin1_header(environ, start_response):
-    start_response("200 OK", [("X-Name", "caf\u00e9 \u2603")])
-    return [b"x"]
-
-def twice(environ, start_response):
-    start_response("200 OK", [])
-    try:
-        start_response("201 Created", [])
-    except AssertionError:
-        pass   # swallowing it must not make the response valid
-    return [b"x"]
-
-def too_long(environ, start_response):
-    start_response("200 OK", [("Content-Length", "3")])
-    return [b"abcdef"]
-
-def fails_after_head(environ, start_response):
-    start_response("200 OK", [])
-    def gen():
-        yield b"first"
-        time.sleep(0.05)
-        raise RuntimeError("failed mid-stream")
-    return gen()
-
-def exc_info_before_head(environ, start_response):
-    start_response("200 OK", [])
-    try:
-        raise KeyError("oops")
-    except KeyError:
-        start_response("503 Service Unavailable", [("Content-Type", "text/plain")], sys.exc_info())
-        return [b"handled by the app"]
-
-def exc_info_after_head(environ, start_response):
-    write = start_response("200 OK", [])
-    write(b"partial")
-    try:
-        raise KeyError("late")
-    except KeyError:
-        start_response("500 Oops", [], sys.exc_info())   # must re-raise
-    return [b"never"]
-
-def slow_stream(environ, start_response):
-    start_response("200 OK", [])
-    def gen():
-        for i in range(50):
-            yield b"tick\n"
-            time.sleep(0.05)
-    return gen()
-
-def rand_app(environ, start_response):
-    start_response("200 OK", [])
-    return [repr(random.random()).encode()]
-
-ROUTES = {
-    "/env": env_app, "/echo": echo_app, "/validated": validated, "/stream": stream_app,
-    "/sleep": sleep_app, "/big": big_app, "/write": write_app, "/close": close_app,
-    "/closed": closed_count, "/raises": raises, "/non-iterable": non_iterable,
-    "/yields-str": yields_str, "/no-start-response": no_start_response, "/bad-status": bad_status,
-    "/crlf-header": crlf_header, "/non-latin1-header": non_latin1_header, "/twice": twice,
-    "/too-long": too_long, "/fails-after-head": fails_after_head,
-    "/exc-info-before-head": exc_info_before_head, "/exc-info-after-head": exc_info_after_head,
-    "/slow": slow_stream, "/rand": rand_app,
-}
-
-def router(environ, start_response):
-    path = environ["PATH_INFO"]
-    for prefix, app in ROUTES.items():
-        if path == prefix or path.startswith(prefix + "/"):
-            return app(environ, start_response)
-    start_response("404 Not Found", [("Content-Type", "text/plain")])
-    return [b"no route " + path.encode("latin-1")]
-'''
-
-FLASK_APP = r'''
-import random
-from flask import Flask, jsonify, request
-
-app = Flask(__name__)
-
-@app.get("/api/data")
-def data():
-    return jsonify(ok=True, items=[1, 2, 3])
-
-@app.route("/api/items/<item_id>", methods=["GET", "POST"])
-def item(item_id):
-    return jsonify(id=item_id, args=request.args.to_dict(), body=request.get_data(as_text=True))
-
-@app.get("/rand")
-def rand():
-    return str(random.random())
-'''
+from wire import (K_CANCEL, K_DRAIN, K_FAILED, K_FORK, K_FORKED, K_READY, K_STATS, Channel, frame,
+                  launch, tidepool_cmd)
 
 # ---------------------------------------------------------------- checks
 
@@ -685,6 +247,26 @@ def test_spawn_flask_and_close(args, app_dir):
           json.loads(r.body) == {"id": "42", "args": {"x": "1"}, "body": "hi"})
     r = ch.request("GET", "/nope")
     check("Flask 404", r.status == 404)
+    r = ch.request("GET", "/api/data")
+    check("Flask response (ClosingIterator + Content-Length) arrives in one read", r.recv_counts == [3, 3, 3],
+          r.recv_counts)
+    n = 500
+    t0 = time.monotonic()
+    for _ in range(n):
+        ch.request("GET", "/api/data")
+    seq = (time.monotonic() - t0) / n
+    t0 = time.monotonic()
+    pending = []
+    for _ in range(n):
+        pending.append(ch.start("GET", "/api/data"))
+        if len(pending) >= 8:
+            pending.pop(0).done.wait(5)
+    for r in pending:
+        r.done.wait(5)
+    par = n / (time.monotonic() - t0)
+    STATS["flask_seq_roundtrip_ms"] = seq * 1000
+    STATS["flask_8_in_flight_req_per_s"] = par
+    check("Flask throughput over the channel", True, f"sequential {seq * 1e6:.0f} us/request, 8 in flight {par:.0f} req/s")
     # close while a request is running: the instance must exit at once
     ch.start("GET", "/api/data")
     ch.close()
@@ -789,6 +371,38 @@ def test_failures(args, app_dir):
     code = wait_exit(ch.proc)
     check("template: missing attribute -> failed(import), exit 1", failed["phase"] == "import" and code == 1,
           failed["message"].splitlines()[0])
+    ch = launch(tidepool_cmd(args, "_instance", app_dir, "apps", "router", 2), "malformed")
+    ch.wait_control(K_READY, timeout=20)
+    ch.send(struct.pack(">IBI", 5, 99, 0))
+    code = wait_exit(ch.proc)
+    check("malformed frame -> instance exits 2", code == 2, f"exit {code}")
+
+    # PR_SET_PDEATHSIG: a template whose parent dies is killed by the kernel
+    host_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    fd = child_end.fileno()
+    cmd = tidepool_cmd(args, "_template", app_dir, "apps", "router", 2)
+    parent = subprocess.Popen(["/bin/sh", "-c", f'"$@" 3<&{fd} {fd}<&- & echo $!; wait', "sh"] + cmd,
+                              pass_fds=(fd,), stdout=subprocess.PIPE, text=True)
+    child_end.close()
+    template_pid = int(parent.stdout.readline())
+    ch = Channel(host_end, "orphan-template")
+    ch.wait_control(K_READY, timeout=20)
+    parent.kill()
+    parent.wait()
+    gone = False
+    for _ in range(40):
+        try:
+            with open(f"/proc/{template_pid}/stat") as f:
+                if f.read().split(") ")[1][0] == "Z":
+                    gone = True
+                    break
+        except FileNotFoundError:
+            gone = True
+            break
+        time.sleep(0.05)
+    check("template dies with its parent (PR_SET_PDEATHSIG) even with the channel open", gone)
+    ch.close()
+
     ch = launch(tidepool_cmd(args, "_instance", app_dir, "apps", "closed", 2), "not-callable")
     _, failed, _ = ch.wait_control(K_FAILED, timeout=20)
     check("attribute not callable -> failed(import)", "not a WSGI callable" in failed["message"], failed["message"])
@@ -807,10 +421,8 @@ def main():
     ap.add_argument("-k", default="", help="run only tests whose name contains this")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="tp-driver-") as app_dir:
-        with open(os.path.join(app_dir, "apps.py"), "w") as f:
-            f.write(textwrap.dedent(APPS))
-        with open(os.path.join(app_dir, "flask_app.py"), "w") as f:
-            f.write(textwrap.dedent(FLASK_APP))
+        for name in ("apps.py", "flask_app.py"):
+            shutil.copy(os.path.join(here, "apps", name), app_dir)
         for test in (test_spawn, test_spawn_flask_and_close, test_template, test_failures):
             if args.k in test.__name__:
                 try:
