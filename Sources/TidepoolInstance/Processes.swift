@@ -14,6 +14,7 @@ public enum TemplateProcess {
         let parent = getppid()
         _ = tp_set_parent_death_signal(SIGKILL)
         if getppid() != parent { _exit(0) }
+        keepFromChildren(controlFD)
         let channel = Channel(fd: controlFD)
         let (runtime, phases) = startPython(options, channel: channel)
         let freezeStart = Clock.now()
@@ -31,6 +32,7 @@ public enum InstanceProcess {
     /// completes. On a start failure it sends `failed` and exits 1.
     public static func runSpawned(_ options: InstanceOptions, channelFD: Int32) -> Never {
         signal(SIGPIPE, SIG_IGN)
+        keepFromChildren(channelFD)
         let channel = Channel(fd: channelFD)
         let (runtime, phases) = startPython(options, channel: channel)
         InstanceServer(runtime: runtime, channelFD: channelFD, threads: options.threads)
@@ -47,4 +49,11 @@ private func startPython(_ options: InstanceOptions, channel: Channel) -> (Pytho
         channel.send(.failed(error.failure))
         _exit(1)
     }
+}
+
+/// Marks the channel close-on-exec: a program the app runs (os.system, a
+/// subprocess with close_fds=False) must not hold the channel open after this
+/// process dies, or the host would never see EOF.
+private func keepFromChildren(_ fd: Int32) {
+    _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
 }

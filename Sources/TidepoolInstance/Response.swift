@@ -138,7 +138,9 @@ final class Response: @unchecked Sendable {
     func fail(reason: String, traceback: String?) {
         var message = "\(request.summary): \(reason)"
         if let traceback, !traceback.isEmpty { message += "\n" + traceback }
-        if message.utf8.count > 64 << 10 { message = String(message.utf8.prefix(64 << 10))! + "\n…(truncated)" }
+        if message.utf8.count > 64 << 10 {
+            message = String(decoding: message.utf8.prefix(64 << 10), as: UTF8.self) + "\n…(truncated)"
+        }
         pending.removeAll()
         FrameEncoder.encode(.log(LogRecord(level: .error, message: message)), into: &pending)
         if headWritten {
