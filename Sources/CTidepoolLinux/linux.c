@@ -5,9 +5,19 @@
 #include <string.h>
 #include <time.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <unistd.h>
+
+extern char **environ;
 
 int tp_set_parent_death_signal(int sig) {
     return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0);
+}
+
+int tp_set_child_subreaper(void) {
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 }
 
 ssize_t tp_send_with_fd(int socket, const void *buf, size_t len, int fd) {
@@ -59,4 +69,44 @@ uint64_t tp_monotonic_nanos(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+pid_t tp_spawn_with_channel(const char *path, char *const argv[], int channel_fd) {
+    /* dup2(3, 3) would leave close-on-exec set: move the channel off fd 3 first. */
+    int source = channel_fd;
+    int moved = -1;
+    if (channel_fd == 3) {
+        moved = fcntl(channel_fd, F_DUPFD_CLOEXEC, 4);
+        if (moved < 0) return -1;
+        source = moved;
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attributes);
+    posix_spawn_file_actions_adddup2(&actions, source, 3);
+
+    sigset_t defaults, mask;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGCHLD);
+    sigaddset(&defaults, SIGHUP);
+    sigemptyset(&mask);
+    posix_spawnattr_setsigdefault(&attributes, &defaults);
+    posix_spawnattr_setsigmask(&attributes, &mask);
+    posix_spawnattr_setpgroup(&attributes, 0);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
+
+    pid_t pid = -1;
+    int error = posix_spawn(&pid, path, &actions, &attributes, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+    if (moved >= 0) close(moved);
+    if (error != 0) {
+        errno = error;
+        return -1;
+    }
+    return pid;
 }

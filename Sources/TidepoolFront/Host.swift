@@ -1,12 +1,18 @@
+import Logging
 import TidepoolCore
-
-// Placeholder entry point; the front work replaces this file.
 
 /// The host process: front proxy, pool and supervision of every child.
 public enum Host {
-    /// Serves until SIGINT/SIGTERM; returns the process exit status.
+    /// Serves until SIGINT/SIGTERM; returns the process exit status (0 after a
+    /// clean stop, 1 when startup failed or a second signal forced the stop).
     /// `executable` is this binary, re-executed for the template and spawned instances.
     public static func run(configuration: Configuration, app: AppTarget, executable: String) -> Int32 {
-        fatalError("host not implemented yet")
+        do {
+            let runtime = try HostRuntime(configuration: configuration, app: app, executable: executable)
+            return runtime.run()
+        } catch {
+            Logger(label: "tidepool").error("\(error)")
+            return 1
+        }
     }
 }

@@ -20,4 +20,16 @@ uint64_t tp_thread_cpu_nanos(void);
 /// A monotonic clock in nanoseconds (CLOCK_MONOTONIC).
 uint64_t tp_monotonic_nanos(void);
 
+/// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants (instances whose
+/// template died) are re-parented to this process, so it can reap and kill them.
+int tp_set_child_subreaper(void);
+
+/// posix_spawn `path` with `argv` (NULL-terminated) and the current environment,
+/// with `channel_fd` as the child's fd 3 (close-on-exec cleared there, even when
+/// `channel_fd` already is 3), the host's handled and ignored signals back to their
+/// defaults, an empty signal mask, and the child in a new process group (so a
+/// terminal's Ctrl-C reaches only the host, which then stops children in order).
+/// Returns the child's pid, or -1 with errno set.
+pid_t tp_spawn_with_channel(const char *path, char *const argv[], int channel_fd);
+
 #endif

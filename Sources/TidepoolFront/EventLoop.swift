@@ -1,0 +1,110 @@
+import CEvent
+import Glibc
+
+/// The host's single event loop: every socket, timer and signal of the host
+/// runs on this one thread, so no host state needs a lock (DESIGN.md section 2).
+/// Callbacks are top-level C functions that find their Swift closure through
+/// the unretained context pointer (Swift 6 forbids capturing closures as C callbacks).
+final class EventLoop {
+    let base: OpaquePointer
+    /// Signal events and live timers, kept alive (and their closures) until freed.
+    private var signalEvents: [SignalEvent] = []
+    private var timerObjects: [ObjectIdentifier: Timer] = [:]
+
+    init() throws(HostError) {
+        guard let base = event_base_new() else { throw .eventBase }
+        self.base = base
+    }
+
+    deinit {
+        for timer in timerObjects.values { timer.cancel() }
+        for signal in signalEvents { if let event = signal.event { event_free(event) } }
+        event_base_free(base)
+    }
+
+    /// Runs until `stop()`.
+    func run() {
+        event_base_dispatch(base)
+    }
+
+    func stop() {
+        event_base_loopbreak(base)
+    }
+
+    /// Runs `body` on the loop each time `signal` arrives (libevent's signal
+    /// handling turns the async signal into an ordinary callback).
+    func onSignal(_ signal: Int32, _ body: @escaping () -> Void) {
+        let box = SignalEvent(body: body)
+        let context = Unmanaged.passUnretained(box).toOpaque()
+        guard let event = event_new(base, signal, Int16(EV_SIGNAL | EV_PERSIST), signalCallback, context) else { return }
+        box.event = event
+        event_add(event, nil)
+        signalEvents.append(box)
+    }
+
+    /// Runs `body` once after `seconds`. The returned timer may be cancelled.
+    @discardableResult
+    func after(_ seconds: Double, _ body: @escaping () -> Void) -> Timer {
+        let timer = Timer(loop: self, body: body)
+        timerObjects[ObjectIdentifier(timer)] = timer
+        timer.arm(seconds)
+        return timer
+    }
+
+    fileprivate func forget(_ timer: Timer) {
+        timerObjects[ObjectIdentifier(timer)] = nil
+    }
+}
+
+/// A one-shot timer on the loop.
+final class Timer {
+    private unowned let loop: EventLoop
+    private var event: OpaquePointer?
+    fileprivate let body: () -> Void
+
+    fileprivate init(loop: EventLoop, body: @escaping () -> Void) {
+        self.loop = loop
+        self.body = body
+    }
+
+    fileprivate func arm(_ seconds: Double) {
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        event = event_new(loop.base, -1, 0, timerCallback, context)
+        var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
+        if let event { event_add(event, &tv) }
+    }
+
+    /// Stops the timer if it has not fired; harmless afterwards.
+    func cancel() {
+        guard let event else { return }
+        event_del(event)
+        event_free(event)
+        self.event = nil
+        loop.forget(self)
+    }
+
+    fileprivate func fire() {
+        if let event { event_free(event) }
+        event = nil
+        loop.forget(self)  // `self` stays alive for this call: the caller holds it
+        body()
+    }
+}
+
+/// A signal's event and the closure it runs.
+private final class SignalEvent {
+    var event: OpaquePointer?
+    let body: () -> Void
+    init(body: @escaping () -> Void) { self.body = body }
+}
+
+private func signalCallback(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    Unmanaged<SignalEvent>.fromOpaque(context).takeUnretainedValue().body()
+}
+
+private func timerCallback(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    let timer = Unmanaged<Timer>.fromOpaque(context).takeUnretainedValue()
+    timer.fire()
+}

@@ -1,0 +1,132 @@
+import CEvent
+import Glibc
+import TidepoolCore
+
+/// The host's end of one framed socketpair (to an instance or the template),
+/// on a libevent bufferevent.
+///
+/// Reading hands over every complete frame in the input buffer, then calls
+/// `onBatchEnd` once, so the host can coalesce what arrived together (a
+/// response head and end in one read become one reply). `responseBody`
+/// payloads are not decoded into arrays: `onBody` moves them straight from the
+/// input buffer into the reply's buffer. A malformed frame closes the channel
+/// and reports it through `onClose`; it never traps.
+final class FrameChannel {
+    /// Why a channel ended.
+    enum CloseReason: CustomStringConvertible {
+        case endOfFile
+        case error(Int32)
+        case malformed(FrameError)
+        var description: String {
+            switch self {
+            case .endOfFile: "channel closed"
+            case .error(let code): "channel error: \(errnoText(code))"
+            case .malformed(let error): "malformed frame: \(error)"
+            }
+        }
+    }
+
+    let fd: Int32
+    private var bufferEvent: OpaquePointer?
+    var onFrame: (Frame) -> Void = { _ in }
+    /// (request id, input buffer, payload length): move or drain exactly that many bytes.
+    var onBody: (UInt32, OpaquePointer, Int) -> Void = { _, input, length in evbuffer_drain(input, length) }
+    var onBatchEnd: () -> Void = {}
+    var onClose: (CloseReason) -> Void = { _ in }
+
+    var isOpen: Bool { bufferEvent != nil }
+
+    /// Wraps `fd` (owned from now on: closed with the channel).
+    init(loop: EventLoop, fd: Int32) {
+        self.fd = fd
+        ProcessLauncher.setNonBlocking(fd)
+        bufferEvent = bufferevent_socket_new(loop.base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue))
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        bufferevent_setcb(bufferEvent, channelReadCallback, nil, channelEventCallback, context)
+        bufferevent_enable(bufferEvent, Int16(EV_READ | EV_WRITE))
+    }
+
+    deinit {
+        if let bufferEvent { bufferevent_free(bufferEvent) }
+    }
+
+    /// The output buffer, for writers that build frames in place (request bodies).
+    var output: OpaquePointer? {
+        bufferEvent.flatMap { bufferevent_get_output($0) }
+    }
+
+    func send(_ frame: Frame) {
+        guard let bufferEvent else { return }
+        let bytes = FrameEncoder.encode(frame)
+        _ = bytes.withUnsafeBytes { bufferevent_write(bufferEvent, $0.baseAddress, $0.count) }
+    }
+
+    /// Closes the socket now; unsent output is dropped. No callback follows.
+    func close() {
+        guard let bufferEvent else { return }
+        self.bufferEvent = nil
+        bufferevent_free(bufferEvent)
+    }
+
+    fileprivate func readAvailable() {
+        guard let bufferEvent, let input = bufferevent_get_input(bufferEvent) else { return }
+        var header = [UInt8](repeating: 0, count: FrameEncoder.headerSize)
+        while isOpen {
+            let available = evbuffer_get_length(input)
+            guard available >= 4 else { break }
+            let copied = header.withUnsafeMutableBytes { evbuffer_copyout(input, $0.baseAddress, min(available, FrameEncoder.headerSize)) }
+            let length = UInt32(header[0]) << 24 | UInt32(header[1]) << 16 | UInt32(header[2]) << 8 | UInt32(header[3])
+            guard length >= 5, length <= FrameDecoder.maxFrameLength else {
+                fail(.malformed(.badLength(length)))
+                return
+            }
+            let size = 4 + Int(length)
+            guard available >= size else { break }
+            if copied == FrameEncoder.headerSize, header[4] == FrameKind.responseBody.rawValue {
+                let id = UInt32(header[5]) << 24 | UInt32(header[6]) << 16 | UInt32(header[7]) << 8 | UInt32(header[8])
+                evbuffer_drain(input, FrameEncoder.headerSize)
+                onBody(id, input, size - FrameEncoder.headerSize)
+                continue
+            }
+            guard let start = evbuffer_pullup(input, size) else { break }
+            let decoded: (frame: Frame, consumed: Int)?
+            do throws(FrameError) {
+                decoded = try FrameDecoder.decode(UnsafeRawBufferPointer(start: start, count: size))
+            } catch {
+                fail(.malformed(error))
+                return
+            }
+            guard let decoded else { break }
+            evbuffer_drain(input, decoded.consumed)
+            onFrame(decoded.frame)
+        }
+        if isOpen { onBatchEnd() }
+    }
+
+    fileprivate func fail(_ reason: CloseReason) {
+        guard isOpen else { return }
+        close()
+        onClose(reason)
+    }
+}
+
+private func channelReadCallback(_ bufferEvent: OpaquePointer?, _ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    let channel = Unmanaged<FrameChannel>.fromOpaque(context).takeUnretainedValue()
+    withExtendedLifetime(channel) { channel.readAvailable() }
+}
+
+private func channelEventCallback(_ bufferEvent: OpaquePointer?, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    let channel = Unmanaged<FrameChannel>.fromOpaque(context).takeUnretainedValue()
+    let events = Int32(what)
+    if events & Int32(BEV_EVENT_EOF) != 0 {
+        // Frames that arrived with the EOF are still delivered first.
+        channel.readAvailable()
+        channel.fail(.endOfFile)
+    } else if events & Int32(BEV_EVENT_ERROR) != 0 {
+        let code = errno
+        channel.readAvailable()
+        channel.fail(.error(code))
+    }
+}

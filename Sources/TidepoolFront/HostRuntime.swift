@@ -1,0 +1,105 @@
+import CEvent
+import CTidepoolLinux
+import Glibc
+import Logging
+import TidepoolCore
+
+/// Everything the host process does, driven by one libevent loop: the HTTP
+/// front, the pool's actions, and supervision of the template and instances.
+///
+/// Not Sendable and never shared: every method runs on the loop thread (C
+/// callbacks reach it through an unretained pointer that outlives the loop).
+/// The work is split by concern into extensions: Supervisor.swift (processes),
+/// Shutdown.swift, HTTPFront.swift, RequestForwarding.swift, ResponseRelay.swift.
+final class HostRuntime {
+    enum Phase: String {
+        /// Template and instances are starting; the port is bound but not accepting.
+        case starting
+        case serving
+        /// A signal arrived: no new connections, in-flight and queued work finishes.
+        case draining
+        /// Channels closed; waiting for children to exit.
+        case stopping
+    }
+
+    let configuration: Configuration
+    let app: AppTarget
+    let executable: String
+    let loop: EventLoop
+    var logger = Logger(label: "tidepool")
+    var phase: Phase = .starting
+    var exitStatus: Int32 = 0
+
+    var pool: FixedPool
+    var instances: [UInt32: InstanceRecord] = [:]
+    var template: TemplateRecord?
+    /// Instance ids waiting for a template that is (re)starting.
+    var forkBacklog: [UInt32] = []
+    var requests: [UInt32: PendingRequest] = [:]
+    var nextRequestID: UInt32 = 1
+    /// Requests with response data to pass to evhttp at the end of the current read batch.
+    var dirtyRequests: [PendingRequest] = []
+    /// Process groups that may still hold live children (template groups, spawned instances).
+    var processGroups: Set<pid_t> = []
+
+    let staticFiles: StaticFiles?
+    var http: OpaquePointer?
+    var listener: OpaquePointer?
+    var startupTimer: Timer?
+    let startedAt = tp_monotonic_nanos()
+
+    /// How long the template and the first instances may take to become ready.
+    static let startupTimeoutSeconds = 120.0
+
+    init(configuration: Configuration, app: AppTarget, executable: String) throws(HostError) {
+        self.configuration = configuration
+        self.app = app
+        self.executable = executable
+        self.loop = try EventLoop()
+        self.staticFiles = app.publicDirectory.flatMap { StaticFiles(publicDirectory: $0) }
+        self.pool = FixedPool(size: configuration.instances, slotsPerInstance: configuration.threads)
+    }
+
+    /// Runs the host until it stops; returns the process exit status.
+    func run() -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        // Orphaned instances (their template died) come back to us: reap and stop them.
+        _ = tp_set_child_subreaper()
+        installSignalHandlers()
+        do {
+            try bindFront()
+            try startProcesses()
+        } catch {
+            logger.error("\(error)")
+            beginStop(status: 1)
+        }
+        startupTimer = loop.after(Self.startupTimeoutSeconds) { [unowned self] in
+            guard phase == .starting else { return }
+            logger.error("instances did not become ready within \(Int(Self.startupTimeoutSeconds)) s; stopping")
+            beginStop(status: 1)
+        }
+        loop.run()
+        tearDownFront()
+        return exitStatus
+    }
+
+    /// Milliseconds since `start` on the monotonic clock.
+    static func millis(since start: UInt64) -> Double {
+        Double(tp_monotonic_nanos() &- start) / 1_000_000
+    }
+
+    /// Called whenever an instance becomes ready: the first time the whole pool
+    /// is ready, the front starts accepting connections.
+    func startServingIfReady() {
+        guard phase == .starting, pool.readyCount == pool.size else { return }
+        phase = .serving
+        startupTimer?.cancel()
+        startupTimer = nil
+        enableFront()
+        logger.info("listening on http://\(displayHost):\(configuration.port)")
+    }
+
+    var displayHost: String {
+        configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+    }
+}

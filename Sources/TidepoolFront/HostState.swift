@@ -1,0 +1,89 @@
+import CEvent
+import Glibc
+import TidepoolCore
+
+/// One instance process as the host sees it. Placement state (ready, in
+/// flight) lives in the pure `FixedPool`; this holds the process and IO side.
+final class InstanceRecord {
+    let id: UInt32
+    let kind: StartKind
+    var pid: pid_t?
+    let channel: FrameChannel
+    /// Monotonic time of the host's decision to start it (cold start is measured from here).
+    let decidedAt: UInt64
+    var startMillis: Double?
+    var served = 0
+    var stats: InstanceStats?
+    /// Requests dispatched to it that have not ended.
+    var requests: Set<UInt32> = []
+    var isReady: Bool { startMillis != nil }
+
+    init(id: UInt32, kind: StartKind, pid: pid_t?, channel: FrameChannel, decidedAt: UInt64) {
+        self.id = id
+        self.kind = kind
+        self.pid = pid
+        self.channel = channel
+        self.decidedAt = decidedAt
+    }
+}
+
+/// The template process (start mode `fork`): imports the app once, forks instances.
+final class TemplateRecord {
+    let pid: pid_t
+    let control: FrameChannel
+    var isReady = false
+    /// Instance ids sent in `forkInstance` that have no `forked` answer yet, oldest
+    /// first (a `failed` answer carries no id: it belongs to the oldest).
+    var pendingForks: [UInt32] = []
+
+    init(pid: pid_t, control: FrameChannel) {
+        self.pid = pid
+        self.control = control
+    }
+}
+
+/// A client request for the app, from arrival until its reply is handed to evhttp.
+final class PendingRequest {
+    enum Phase {
+        case queued
+        /// Frames sent; waiting for the response head.
+        case dispatched
+        /// `evhttp_send_reply_start` was called: body goes out as chunks.
+        case streaming
+    }
+
+    let id: UInt32
+    /// The evhttp request. Valid until the one terminal call (`evhttp_send_reply`,
+    /// `evhttp_send_reply_end`, or freeing its connection), after which evhttp
+    /// frees it and this is nil: nothing may touch it again.
+    var request: UnsafeMutablePointer<evhttp_request>?
+    let method: evhttp_cmd_type
+    var phase: Phase = .queued
+    var instance: UInt32?
+    /// Response head received but not yet passed to evhttp.
+    var head: ResponseHead?
+    /// Response bytes received but not yet passed to evhttp.
+    let body: OpaquePointer
+    /// Body bytes passed to evhttp so far, checked against a declared Content-Length.
+    var bytesSent = 0
+    var declaredLength: Int?
+    /// The client's reply is finished; later body frames are discarded.
+    var replied = false
+    var dirty = false
+
+    init(id: UInt32, request: UnsafeMutablePointer<evhttp_request>) {
+        self.id = id
+        self.request = request
+        self.method = evhttp_request_get_command(request)
+        self.body = evbuffer_new()
+    }
+
+    deinit {
+        evbuffer_free(body)
+    }
+
+    /// Whether the response may carry a body (not for HEAD, 1xx, 204, 304).
+    func responseHasBody(status: UInt16) -> Bool {
+        method != EVHTTP_REQ_HEAD && status != 204 && status != 304 && !(100..<200).contains(status)
+    }
+}

@@ -1,0 +1,218 @@
+import CEvent
+import Logging
+import TidepoolCore
+
+/// Responses from instances to clients.
+///
+/// A head and end that arrive in one read batch become one `evhttp_send_reply`
+/// with a Content-Length. A head whose end has not arrived by the end of the
+/// batch starts a streamed reply (chunked for HTTP/1.1 unless the app declared
+/// a length), and each later batch's body goes out as one chunk, so a
+/// streaming app's first bytes reach the client before its last are made.
+///
+/// Every evhttp request gets exactly one terminal call (`evhttp_send_reply`,
+/// `evhttp_send_reply_end`, or `evhttp_connection_free` to abort) and is never
+/// touched after it. A client that left is detected by a nil connection; evhttp
+/// frees such a request on that terminal call (DESIGN.md section 10).
+extension HostRuntime {
+    /// Response headers that describe the hop, not the content; evhttp sets its own.
+    static func isHopByHop(_ lowerName: String) -> Bool {
+        switch lowerName {
+        case "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade": true
+        default: lowerName.hasPrefix("proxy-")
+        }
+    }
+
+    func relayHead(_ id: UInt32, _ head: ResponseHead) {
+        guard let pending = requests[id], pending.phase == .dispatched, pending.head == nil else { return }
+        pending.head = head
+        markDirty(pending)
+    }
+
+    func relayBody(_ id: UInt32, from input: OpaquePointer, length: Int) {
+        guard let pending = requests[id], !pending.replied, let head = pending.head,
+              pending.responseHasBody(status: head.status) else {
+            evbuffer_drain(input, length)
+            return
+        }
+        evbuffer_remove_buffer(input, pending.body, length)
+        markDirty(pending)
+    }
+
+    func relayEnd(_ id: UInt32, _ end: ResponseEnd, instance: InstanceRecord) {
+        guard let pending = requests[id], pending.instance == instance.id else { return }
+        requests[id] = nil
+        instance.requests.remove(id)
+        instance.served += 1
+        switch end.outcome {
+        case .complete:
+            if pending.replied {
+                break
+            } else if pending.phase == .streaming {
+                finishStreaming(pending)
+            } else if let head = pending.head {
+                replyWhole(pending, head)
+            } else {
+                logger.error("instance \(instance.id) ended request \(id) without a response head")
+                replyError(pending, .invocationFailed)
+            }
+        case .aborted(let reason):
+            logger.warning("request \(id) was cut short by instance \(instance.id): \(reason)")
+            if pending.phase == .streaming { abort(pending) } else { replyError(pending, .invocationFailed) }
+        }
+        execute(pool.requestFinished(id, on: instance.id))
+    }
+
+    /// End of a read batch: heads without their end start streaming; streams get their new bytes.
+    func flushDirtyRequests() {
+        let batch = dirtyRequests
+        dirtyRequests.removeAll(keepingCapacity: true)
+        for pending in batch {
+            pending.dirty = false
+            guard !pending.replied, requests[pending.id] === pending else { continue }
+            if pending.phase == .dispatched, let head = pending.head {
+                startStreaming(pending, head)
+            } else if pending.phase == .streaming {
+                flushChunk(pending)
+            }
+        }
+    }
+
+    /// The instance died holding this request: 502 if nothing was sent, else cut the connection.
+    func failOnDeadInstance(_ pending: PendingRequest) {
+        guard !pending.replied else { return }
+        if pending.phase == .streaming { abort(pending) } else { replyError(pending, .noResponse) }
+    }
+
+    // MARK: - Internals
+
+    private func markDirty(_ pending: PendingRequest) {
+        guard !pending.dirty else { return }
+        pending.dirty = true
+        dirtyRequests.append(pending)
+    }
+
+    private func replyWhole(_ pending: PendingRequest, _ head: ResponseHead) {
+        guard let request = pending.request else { return }
+        pending.request = nil
+        pending.replied = true
+        let hasBody = pending.responseHasBody(status: head.status)
+        // With a body, evhttp writes the true Content-Length; without one (HEAD), the app's stays.
+        _ = applyHeaders(head, to: request, keepContentLength: !hasBody)
+        markClosingIfDraining(request)
+        sendReply(request, head) { evhttp_send_reply(request, Int32(head.status), $0, hasBody ? pending.body : nil) }
+    }
+
+    private func startStreaming(_ pending: PendingRequest, _ head: ResponseHead) {
+        guard let request = pending.request else { return }
+        guard evhttp_request_get_connection(request) != nil else {
+            clientLeft(pending)
+            return
+        }
+        let hasBody = pending.responseHasBody(status: head.status)
+        pending.declaredLength = applyHeaders(head, to: request, keepContentLength: true)
+        markClosingIfDraining(request)
+        if hasBody, pending.declaredLength == nil, request.pointee.major == 1, request.pointee.minor == 0 {
+            // HTTP/1.0 has no chunked encoding: the body ends when the connection does.
+            evhttp_add_header(evhttp_request_get_output_headers(request), "Connection", "close")
+        }
+        sendReply(request, head) { evhttp_send_reply_start(request, Int32(head.status), $0) }
+        pending.phase = .streaming
+        flushChunk(pending)
+    }
+
+    private func flushChunk(_ pending: PendingRequest) {
+        guard let request = pending.request else { return }
+        let length = evbuffer_get_length(pending.body)
+        guard length > 0 else { return }
+        guard evhttp_request_get_connection(request) != nil else {
+            clientLeft(pending)
+            return
+        }
+        pending.bytesSent += length
+        evhttp_send_reply_chunk(request, pending.body)
+    }
+
+    private func finishStreaming(_ pending: PendingRequest) {
+        flushChunk(pending)
+        guard let request = pending.request else { return }
+        if let declared = pending.declaredLength, declared != pending.bytesSent {
+            logger.warning("request \(pending.id): the app declared Content-Length \(declared) but sent \(pending.bytesSent) bytes")
+            abort(pending)
+            return
+        }
+        pending.request = nil
+        pending.replied = true
+        evhttp_send_reply_end(request)
+    }
+
+    /// Ends the client's connection without completing the reply, so a cut-short
+    /// body can never pass for a whole one. Freeing the connection frees the request.
+    private func abort(_ pending: PendingRequest) {
+        guard let request = pending.request else { return }
+        pending.request = nil
+        pending.replied = true
+        if let connection = evhttp_request_get_connection(request) {
+            evhttp_connection_free(connection)
+        } else {
+            evhttp_send_reply_end(request)  // client already gone: this only frees the request
+        }
+    }
+
+    /// The client disconnected: free the request and ask the instance to stop working on it.
+    private func clientLeft(_ pending: PendingRequest) {
+        guard let request = pending.request else { return }
+        pending.request = nil
+        pending.replied = true
+        evbuffer_drain(pending.body, evbuffer_get_length(pending.body))
+        if pending.phase == .streaming { evhttp_send_reply_end(request) } else { evhttp_send_reply(request, 499, "Client Closed Request", nil) }
+        if let id = pending.instance { instances[id]?.channel.send(.cancel(id: pending.id)) }
+    }
+
+    /// Copies the app's headers onto the reply, minus hop-by-hop ones (and
+    /// Content-Length unless kept). Returns the declared length, if kept and valid.
+    private func applyHeaders(
+        _ head: ResponseHead, to request: UnsafeMutablePointer<evhttp_request>, keepContentLength: Bool
+    ) -> Int? {
+        let output = evhttp_request_get_output_headers(request)
+        var declared: Int?
+        for header in head.headers {
+            let lower = String(decoding: header.name, as: UTF8.self).lowercased()
+            if Self.isHopByHop(lower) { continue }
+            if lower == "content-length" {
+                guard keepContentLength else { continue }
+                declared = Int(String(decoding: header.value, as: UTF8.self).trimmingCharacters(in: " \t"))
+            }
+            guard !header.name.contains(0), !header.value.contains(0) else { continue }
+            (header.name + [0]).withUnsafeBufferPointer { name in
+                (header.value + [0]).withUnsafeBufferPointer { value in
+                    name.withMemoryRebound(to: CChar.self) { name in
+                        value.withMemoryRebound(to: CChar.self) { value in
+                            _ = evhttp_add_header(output, name.baseAddress, value.baseAddress)
+                        }
+                    }
+                }
+            }
+        }
+        return declared
+    }
+
+    /// Calls `send` with the reason phrase as a C string (nil: evhttp's standard phrase).
+    private func sendReply(
+        _ request: UnsafeMutablePointer<evhttp_request>, _ head: ResponseHead,
+        _ send: (UnsafePointer<CChar>?) -> Void
+    ) {
+        if head.reason.isEmpty || head.reason.utf8.contains(where: { $0 < 0x20 }) {
+            send(nil)
+        } else {
+            head.reason.withCString { send($0) }
+        }
+    }
+}
+
+private extension String {
+    func trimmingCharacters(in set: String) -> String {
+        let skip = Set(set)
+        return String(drop { skip.contains($0) }.reversed().drop { skip.contains($0) }.reversed())
+    }
+}
