@@ -85,6 +85,8 @@ pid_t tp_spawn_with_channel(const char *path, char *const argv[], int channel_fd
     posix_spawn_file_actions_init(&actions);
     posix_spawnattr_init(&attributes);
     posix_spawn_file_actions_adddup2(&actions, source, 3);
+    /* Descriptors the host inherited without close-on-exec must not reach children either. */
+    posix_spawn_file_actions_addclosefrom_np(&actions, 4);
 
     sigset_t defaults, mask;
     sigemptyset(&defaults);

@@ -17,17 +17,23 @@ final class EventLoop {
     }
 
     deinit {
-        for timer in timerObjects.values { timer.cancel() }
+        for timer in timerObjects.values { timer.release() }
         for signal in signalEvents { if let event = signal.event { event_free(event) } }
         event_base_free(base)
     }
 
-    /// Runs until `stop()`.
+    /// Set by `stop()`: libevent clears its own break flag when a loop starts,
+    /// so a stop requested before `run()` (a failed startup) must be remembered here.
+    private var stopRequested = false
+
+    /// Runs until `stop()` (returns at once if `stop()` came first).
     func run() {
+        guard !stopRequested else { return }
         event_base_dispatch(base)
     }
 
     func stop() {
+        stopRequested = true
         event_base_loopbreak(base)
     }
 
@@ -81,6 +87,12 @@ final class Timer {
         event_free(event)
         self.event = nil
         loop.forget(self)
+    }
+
+    /// Frees the event without telling the loop (used while the loop itself is freed).
+    fileprivate func release() {
+        if let event { event_free(event) }
+        event = nil
     }
 
     fileprivate func fire() {

@@ -31,17 +31,24 @@ extension HostRuntime {
             Glibc.close(fd)
             throw .httpServer
         }
+        guard let bound = evhttp_bind_listener(http, listener) else {
+            evconnlistener_free(listener)
+            throw .httpServer
+        }
+        boundSocket = bound
         self.listener = listener
-        guard evhttp_bind_listener(http, listener) != nil else { throw .httpServer }
     }
 
     func enableFront() {
         if let listener { evconnlistener_enable(listener) }
     }
 
-    /// Stops accepting new connections; open keep-alive connections still get answers.
+    /// Closes the listening socket, so new connections are refused at once
+    /// instead of waiting in the backlog; open keep-alive connections still get answers.
     func disableFront() {
-        if let listener { evconnlistener_disable(listener) }
+        if let http, let boundSocket { evhttp_del_accept_socket(http, boundSocket) }  // frees the listener
+        boundSocket = nil
+        listener = nil
     }
 
     /// Frees the server: idle connections close, the port is released.
@@ -49,6 +56,7 @@ extension HostRuntime {
     func freeFront() {
         if let http { evhttp_free(http) }  // frees the bound listener too
         http = nil
+        boundSocket = nil
         listener = nil
     }
 

@@ -45,6 +45,7 @@ final class HostRuntime {
     let staticFiles: StaticFiles?
     var http: OpaquePointer?
     var listener: OpaquePointer?
+    var boundSocket: OpaquePointer?
     var startupTimer: Timer?
     let startedAt = tp_monotonic_nanos()
 
@@ -80,6 +81,7 @@ final class HostRuntime {
         }
         loop.run()
         tearDownFront()
+        logger.info("stopped (exit status \(exitStatus))")
         return exitStatus
     }
 
