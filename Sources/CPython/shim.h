@@ -1,6 +1,14 @@
 #ifndef TIDEPOOL_CPYTHON_SHIM_H
 #define TIDEPOOL_CPYTHON_SHIM_H
 #define PY_SSIZE_T_CLEAN
+/* glibc's feature macros are fixed by the first header that includes
+ * <features.h>. Python.h would define _GNU_SOURCE/_XOPEN_SOURCE first, which
+ * renames fd_set's member (fds_bits instead of __fds_bits), and clang then
+ * refuses to merge this module's fd_set with SwiftGlibc's and CTidepoolLinux's
+ * (a clean build fails with "'fds_bits' from module 'CPython' is not present
+ * in definition of 'fd_set'"). Taking glibc's defaults first keeps every
+ * module's libc types identical; no type in Python's API changes layout. */
+#include <sys/types.h>
 #include <Python.h>
 
 /* What Swift cannot import from Python.h: singleton objects and exception
