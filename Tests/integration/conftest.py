@@ -289,8 +289,9 @@ class Tidepool:
         self._remember_tree()
         if self.proc.poll() is None:
             try:
-                for item in self.instance_list():
-                    pid = item.get("pid")
+                status = self.status()
+                pids = [item.get("pid") for item in status.get("instances", [])] + [status.get("templatePid")]
+                for pid in pids:
                     if isinstance(pid, int) and pid > 0 and _alive(pid):
                         st = _stat(pid)
                         self.known.setdefault(pid, st[2] if st else None)

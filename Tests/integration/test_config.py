@@ -1,5 +1,6 @@
 """config/tidepool.toml: the shipped file loads and changes nothing; bad files are rejected clearly."""
 
+import re
 import subprocess
 
 import pytest
@@ -19,6 +20,26 @@ def test_shipped_config_loads_and_keeps_defaults(tmp_path):
         assert server.health()["ready"] == 2
         assert len(server.instance_list()) == 2
         assert server.get("/api/data").status_code == 200
+    finally:
+        server.stop()
+
+
+def test_shipped_config_uncommented_equals_defaults(tmp_path):
+    """Every key in config/tidepool.toml, uncommented, is the default in force."""
+    text = (REPO / "config" / "tidepool.toml").read_text()
+    uncommented = re.sub(r"(?m)^# ([A-Za-z]+ = )", r"\1", text)
+    keys = re.findall(r"(?m)^([A-Za-z]+) = ", uncommented)
+    assert set(keys) == {"host", "port", "instances", "threads", "start", "maxRequestBodyBytes", "maxDuration"}
+    config = tmp_path / "all-keys.toml"
+    config.write_text(uncommented)
+    project = prepare_project("example", tmp_path)
+    server = Tidepool(project, tmp_path / "logs", extra_args=["--config", str(config)])  # --port overrides 3000
+    try:
+        server.wait_ready()
+        c = server.status()["configuration"]
+        expected = {"host": "127.0.0.1", "port": server.port, "instances": 2, "threads": 8, "start": "fork",
+                    "maxRequestBodyBytes": 4_500_000, "maxDurationSeconds": 300}
+        assert {k: c.get(k) for k in expected} == expected
     finally:
         server.stop()
 
