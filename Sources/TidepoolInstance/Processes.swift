@@ -1,3 +1,26 @@
+// The contract with the host, as implemented (see also scripts/dev/instance_driver.py,
+// which exercises every line of it without the host):
+//
+// Spawned instance (`_instance`, channel = fd 3): `ready(kind: .spawn, phases:
+// [python-init, import])` once Python is up, the app imported and the handler
+// threads started; or `failed(phase, message)` (message = Python traceback) and
+// exit 1. Template (`_template`, control = fd 3): `ready(kind: .template, phases:
+// [python-init, import, freeze])` or `failed` + exit 1; then one reply per
+// `forkInstance(id)` in request order: `forked(id, pid)`, or `failed(phase:
+// "fork")` (the frame carries no id: the message starts "instance <id>:") and the
+// template keeps going. The child sends `ready(kind: .fork, phases: [fork])` on
+// its channel. The template exits 0 on control EOF and dies with its parent
+// (PR_SET_PDEATHSIG, so the host must spawn it from a thread that lives as long
+// as the host).
+//
+// Serving: every `requestHead` gets exactly one `responseEnd` (complete, or
+// aborted with a reason; "cancelled" after `cancel`), preceded by at most one
+// `responseHead` and any number of `responseBody` frames. `drain` = finish every
+// request already started (head received), then exit 0. Channel EOF or a write
+// error = `_exit(0)` at once; a malformed or host-only frame = exit 2.
+// `stats` about every second. App failures: `log(.error)` + 500
+// FUNCTION_INVOCATION_FAILED, or an aborted end if the head was already sent.
+
 import CPython
 import CTidepoolLinux
 import Glibc

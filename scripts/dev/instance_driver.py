@@ -154,6 +154,8 @@ def test_spawn(args, app_dir):
           f"first->last {1000 * (last - first):.0f} ms")
 
     # write() and close()
+    r = ch.request("GET", "/lazy")
+    check("start_response called lazily inside the iterable", r.status == 202 and r.body == b"lazy")
     r = ch.request("GET", "/write")
     check("write() callable", r.status == 200 and r.body == b"hello world")
     before = int(ch.request("GET", "/closed").body)

@@ -145,6 +145,14 @@ def slow_stream(environ, start_response):
             time.sleep(0.05)
     return gen()
 
+def lazy_app(environ, start_response):
+    # PEP 3333 allows start_response to be called on the first iteration.
+    def gen():
+        start_response("202 Accepted", [("Content-Type", "text/plain")])
+        yield b""
+        yield b"lazy"
+    return gen()
+
 def rand_app(environ, start_response):
     start_response("200 OK", [])
     return [repr(random.random()).encode()]
@@ -157,7 +165,7 @@ ROUTES = {
     "/crlf-header": crlf_header, "/non-latin1-header": non_latin1_header, "/twice": twice,
     "/too-long": too_long, "/fails-after-head": fails_after_head,
     "/exc-info-before-head": exc_info_before_head, "/exc-info-after-head": exc_info_after_head,
-    "/slow": slow_stream, "/rand": rand_app,
+    "/slow": slow_stream, "/rand": rand_app, "/lazy": lazy_app,
 }
 
 def router(environ, start_response):
