@@ -71,6 +71,10 @@ uint64_t tp_monotonic_nanos(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+int tp_socketpair_cloexec(int fds[2]) {
+    return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
+}
+
 pid_t tp_spawn_with_channel(const char *path, char *const argv[], int channel_fd) {
     /* dup2(3, 3) would leave close-on-exec set: move the channel off fd 3 first. */
     int source = channel_fd;

@@ -9,7 +9,7 @@ enum ProcessLauncher {
     /// A connected `AF_UNIX` stream pair, both ends close-on-exec.
     static func socketPair() throws(HostError) -> (host: Int32, child: Int32) {
         var fds: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
+        guard tp_socketpair_cloexec(&fds) == 0 else {
             throw .socketPair(errno: errno)
         }
         return (fds[0], fds[1])

@@ -24,6 +24,10 @@ uint64_t tp_monotonic_nanos(void);
 /// template died) are re-parented to this process, so it can reap and kill them.
 int tp_set_child_subreaper(void);
 
+/// socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): a connected channel pair
+/// that no child inherits unless it is passed on explicitly.
+int tp_socketpair_cloexec(int fds[2]);
+
 /// posix_spawn `path` with `argv` (NULL-terminated) and the current environment,
 /// with `channel_fd` as the child's fd 3 (close-on-exec cleared there, even when
 /// `channel_fd` already is 3), the host's handled and ignored signals back to their
