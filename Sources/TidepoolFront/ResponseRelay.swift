@@ -1,4 +1,5 @@
 import CEvent
+import Glibc
 import Logging
 import TidepoolCore
 
@@ -153,10 +154,28 @@ extension HostRuntime {
         pending.request = nil
         pending.replied = true
         if let connection = evhttp_request_get_connection(request) {
+            if let bufferEvent = evhttp_connection_get_bufferevent(connection) {
+                Self.resetConnection(fd: bufferevent_getfd(bufferEvent))
+            }
             evhttp_connection_free(connection)
         } else {
             evhttp_send_reply_end(request)  // client already gone: this only frees the request
         }
+    }
+
+    /// Makes the client see a reset, not an orderly end: even an HTTP/1.0 body
+    /// delimited by the connection's close then reads as an error. evhttp would
+    /// `shutdown` (FIN) before closing, so the socket is closed here with a zero
+    /// linger (RST) by putting a fresh unconnected socket in its place; evhttp
+    /// then shuts down and closes that one harmlessly.
+    private static func resetConnection(fd: Int32) {
+        guard fd >= 0 else { return }
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        let placeholder = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard placeholder >= 0 else { return }
+        dup2(placeholder, fd)  // closes the client socket: RST
+        Glibc.close(placeholder)
     }
 
     /// The client disconnected: free the request and ask the instance to stop working on it.
