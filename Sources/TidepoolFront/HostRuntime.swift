@@ -98,6 +98,7 @@ final class HostRuntime {
         startupTimer?.cancel()
         startupTimer = nil
         enableFront()
+        startDeadlineSweeps()
         logger.info("listening on http://\(displayHost):\(configuration.port)")
     }
 

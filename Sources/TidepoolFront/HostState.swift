@@ -60,6 +60,8 @@ final class PendingRequest {
     let method: evhttp_cmd_type
     var phase: Phase = .queued
     var instance: UInt32?
+    /// Monotonic time the request was sent to its instance (for maxDuration).
+    var dispatchedAt: UInt64 = 0
     /// Response head received but not yet passed to evhttp.
     var head: ResponseHead?
     /// Response bytes received but not yet passed to evhttp.

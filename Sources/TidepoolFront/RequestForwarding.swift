@@ -1,4 +1,5 @@
 import CEvent
+import CTidepoolLinux
 import Glibc
 import TidepoolCore
 
@@ -45,6 +46,7 @@ extension HostRuntime {
         }
         pending.phase = .dispatched
         pending.instance = instanceID
+        pending.dispatchedAt = tp_monotonic_nanos()
         instance.requests.insert(id)
 
         let input = evhttp_request_get_input_buffer(request)

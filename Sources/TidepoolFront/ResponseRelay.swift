@@ -85,6 +85,12 @@ extension HostRuntime {
         if pending.phase == .streaming { abort(pending) } else { replyError(pending, .noResponse) }
     }
 
+    /// The request ran past maxDuration: 504 if nothing was sent, else cut the connection.
+    func failTimedOut(_ pending: PendingRequest) {
+        guard !pending.replied else { return }
+        if pending.phase == .streaming { abort(pending) } else { replyError(pending, .invocationTimeout) }
+    }
+
     // MARK: - Internals
 
     private func markDirty(_ pending: PendingRequest) {
