@@ -67,6 +67,10 @@ extension HostRuntime {
     /// One request from evhttp. Internal routes first (the app can never shadow
     /// `/_tidepool/`), then `public/` statics for GET/HEAD, then the pool.
     fileprivate func handle(_ request: UnsafeMutablePointer<evhttp_request>) {
+        // Counted until evhttp has written the whole reply, so a graceful stop
+        // does not cut the tail of a large response still leaving the socket.
+        repliesWriting += 1
+        evhttp_request_set_on_complete_cb(request, replyCompleteCallback, Unmanaged.passUnretained(self).toOpaque())
         guard let uri = evhttp_request_get_uri(request) else {
             sendError(request, .malformedRequest)
             return
@@ -96,6 +100,11 @@ extension HostRuntime {
 private func frontRequestCallback(_ request: UnsafeMutablePointer<evhttp_request>?, _ context: UnsafeMutableRawPointer?) {
     guard let request, let context else { return }
     Unmanaged<HostRuntime>.fromOpaque(context).takeUnretainedValue().handle(request)
+}
+
+private func replyCompleteCallback(_ request: UnsafeMutablePointer<evhttp_request>?, _ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    Unmanaged<HostRuntime>.fromOpaque(context).takeUnretainedValue().repliesWriting -= 1
 }
 
 /// The listening socket, made here (not by evhttp) so it is close-on-exec from

@@ -37,6 +37,11 @@ final class HostRuntime {
     var forkBacklog: [UInt32] = []
     var requests: [UInt32: PendingRequest] = [:]
     var nextRequestID: UInt32 = 1
+    /// Requests evhttp handed us whose reply is not fully written yet. Replies
+    /// evhttp drops with a lost connection never report completion, so this may
+    /// stay above zero: a stop waits for it only for `replyFlushGraceSeconds`.
+    var repliesWriting = 0
+    static let replyFlushGraceSeconds = 3.0
     /// Requests with response data to pass to evhttp at the end of the current read batch.
     var dirtyRequests: [PendingRequest] = []
     /// Process groups that may still hold live children (template groups, spawned instances).

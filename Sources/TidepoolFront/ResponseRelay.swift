@@ -159,6 +159,7 @@ extension HostRuntime {
         guard let request = pending.request else { return }
         pending.request = nil
         pending.replied = true
+        repliesWriting -= 1  // freed without completing
         if let connection = evhttp_request_get_connection(request) {
             if let bufferEvent = evhttp_connection_get_bufferevent(connection) {
                 Self.resetConnection(fd: bufferevent_getfd(bufferEvent))
@@ -190,6 +191,7 @@ extension HostRuntime {
         pending.request = nil
         pending.replied = true
         evbuffer_drain(pending.body, evbuffer_get_length(pending.body))
+        repliesWriting -= 1  // freed without completing
         if pending.phase == .streaming { evhttp_send_reply_end(request) } else { evhttp_send_reply(request, 499, "Client Closed Request", nil) }
         if let id = pending.instance { instances[id]?.channel.send(.cancel(id: pending.id)) }
     }

@@ -1,4 +1,5 @@
 import CEvent
+import CTidepoolLinux
 import Glibc
 import Logging
 import TidepoolCore
@@ -48,17 +49,26 @@ extension HostRuntime {
             logger.warning("requests still running after maxDuration (\(Int(configuration.maxDurationSeconds)) s); stopping anyway")
             beginStop(status: 0)
         }
-        waitForIdle(deadline: deadline)
+        waitForIdle(deadline: deadline, idleSince: nil)
     }
 
-    private func waitForIdle(deadline: Timer) {
+    /// Polls until the pool holds nothing and every reply has been written
+    /// (or `replyFlushGraceSeconds` passed since the pool went idle).
+    private func waitForIdle(deadline: Timer, idleSince: UInt64?) {
         guard phase == .draining else { return }
+        var idleSince = idleSince
         if pool.isIdle && requests.isEmpty {
-            deadline.cancel()
-            beginStop(status: 0)
-            return
+            let since = idleSince ?? tp_monotonic_nanos()
+            idleSince = since
+            if repliesWriting <= 0 || Self.millis(since: since) >= Self.replyFlushGraceSeconds * 1000 {
+                deadline.cancel()
+                beginStop(status: 0)
+                return
+            }
+        } else {
+            idleSince = nil
         }
-        loop.after(0.05) { [unowned self] in waitForIdle(deadline: deadline) }
+        loop.after(0.02) { [unowned self] in waitForIdle(deadline: deadline, idleSince: idleSince) }
     }
 
     /// Answers whatever is left, closes every channel and waits for the
