@@ -86,6 +86,11 @@ def test_kill_idle_instance_is_replaced(tidepool, mode):
     server = tidepool("example", instances=2, threads=4, start=mode)
     victim = server.instance_list()[0]
     os.kill(victim["pid"], signal.SIGKILL)
+    # A request racing the kill may legitimately land on the dying instance (and get
+    # a 502); once the host has noticed the death, no request may.
+    noticed = wait_for(lambda: all(x["pid"] != victim["pid"] or x.get("state") != "ready"
+                                   for x in server.instance_list()), 5)
+    assert noticed, f"host still lists the killed instance as ready: {server.instance_list()}"
     codes = [server.get("/api/data").status_code for _ in range(10)]
     assert codes == [200] * 10
     items = wait_for(lambda: server.health().get("ready") == 2
