@@ -1,4 +1,5 @@
 import CEvent
+import CTidepoolLinux
 import Glibc
 import TidepoolCore
 
@@ -59,6 +60,12 @@ final class FrameChannel {
         guard let bufferEvent else { return }
         let bytes = FrameEncoder.encode(frame)
         _ = bytes.withUnsafeBytes { bufferevent_write(bufferEvent, $0.baseAddress, $0.count) }
+    }
+
+    /// False when the peer has closed its end (a non-blocking peek reads EOF).
+    /// Pending frames count as alive: they are read before the EOF anyway.
+    func peerIsAlive() -> Bool {
+        isOpen && tp_peer_closed(fd) == 0
     }
 
     /// Closes the socket now; unsent output is dropped. No callback follows.

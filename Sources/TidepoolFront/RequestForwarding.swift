@@ -31,6 +31,15 @@ extension HostRuntime {
             execute(pool.requestFinished(id, on: instanceID))
             return
         }
+        if let instance = instances[instanceID], !instance.channel.peerIsAlive() {
+            // Killed an instant ago, its EOF not processed yet: handle the death
+            // now and place the request again, rather than send it into a dead
+            // socket and answer 502 for work that never started.
+            instance.channel.close()
+            instanceDied(instance, reason: .endOfFile)
+            execute(pool.requestArrived(id))
+            return
+        }
         guard let instance = instances[instanceID], let output = instance.channel.output else {
             // Cannot happen while the pool and the records agree; answer rather than hang.
             requests[id] = nil
