@@ -36,6 +36,23 @@ extension HostRuntime {
             let startKind: String
             let startMillis: Double?
             let rssBytes: UInt64?
+
+            private enum CodingKeys: String, CodingKey {
+                case id, pid, state, inFlight, served, startKind, startMillis, rssBytes
+            }
+
+            /// Unknown values are `null`, not missing keys: the schema stays the same in every state.
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(id, forKey: .id)
+                try container.encode(pid, forKey: .pid)
+                try container.encode(state, forKey: .state)
+                try container.encode(inFlight, forKey: .inFlight)
+                try container.encode(served, forKey: .served)
+                try container.encode(startKind, forKey: .startKind)
+                try container.encode(startMillis, forKey: .startMillis)
+                try container.encode(rssBytes, forKey: .rssBytes)
+            }
         }
         let phase: String
         let uptimeSeconds: Double
