@@ -190,7 +190,8 @@ class Tidepool:
 
     # --- output ---------------------------------------------------------
     def stderr(self) -> str:
-        self._stderr.flush()
+        if not self._stderr.closed:
+            self._stderr.flush()
         return self.stderr_path.read_text(errors="replace")
 
     def output_tail(self, limit: int = 6000) -> str:
