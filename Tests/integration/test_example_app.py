@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import EXAMPLE, json_of, module_server
+from conftest import EXAMPLE, json_of, module_server, raw_request
 
 server = module_server("example", instances=2, threads=8)
 
@@ -138,3 +138,10 @@ def test_streaming_first_chunk_before_last(server):
     assert total >= produced_last * 0.9, f"stream ended after {total:.3f}s, before its last chunk was due"
     assert first_at is not None
     assert first_at < 0.5 * total, f"first chunk at {first_at:.3f}s of {total:.3f}s: the response was buffered"
+
+
+@pytest.mark.parametrize("target", ["/../main.py", "/%2e%2e/main.py", "/..%2fmain.py", "/public/../main.py",
+                                    "/%2e%2e%2f%2e%2e%2fetc/passwd", "/main.py", "/pyproject.toml"])
+def test_no_file_outside_public_is_served(server, target):
+    status, _, body = raw_request(server.port, f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    assert b"create_app" not in body and b"root:" not in body and b"[project]" not in body, (status, body[:300])
