@@ -1,0 +1,62 @@
+import Foundation
+
+/// A JSON document as a plain tree, so `VercelConfigParser` can walk it with
+/// its own paths and say `redirects[2].permanent must be a boolean` instead of
+/// a Codable error. Booleans and numbers stay distinct (JSONDecoder refuses to
+/// read `true` as a number or `1` as a boolean), which `JSONSerialization`'s
+/// `NSNumber` would blur on Linux.
+enum JSONValue: Equatable, Sendable, Decodable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let b = try? container.decode(Bool.self) {
+            self = .bool(b)
+        } else if let d = try? container.decode(Double.self) {
+            self = .number(d)
+        } else if let s = try? container.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? container.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    /// What the value is, for "must be a boolean, not a string" messages.
+    var kindName: String {
+        switch self {
+        case .null: "null"
+        case .bool: "a boolean"
+        case .number: "a number"
+        case .string: "a string"
+        case .array: "an array"
+        case .object: "an object"
+        }
+    }
+
+    /// Parses `data`; the error text keeps the decoder's line/column detail.
+    static func parse(_ data: Data) throws(JSONSyntaxError) -> JSONValue {
+        do {
+            return try JSONDecoder().decode(JSONValue.self, from: data)
+        } catch let DecodingError.dataCorrupted(context) {
+            let detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+                ?? context.underlyingError.map { "\($0)" } ?? context.debugDescription
+            throw JSONSyntaxError(reason: detail)
+        } catch {
+            throw JSONSyntaxError(reason: "\(error)")
+        }
+    }
+}
+
+/// Malformed JSON, with the parser's own explanation.
+struct JSONSyntaxError: Error {
+    var reason: String
+}
