@@ -10,7 +10,8 @@ public enum BundleCheck {
     public static let excludedTopLevel: Set<String> = ["public", ".venv", ".git"]
 
     /// Sizes the bundle: the project minus `public/`, `.venv`, `.git`,
-    /// `__pycache__` and `*.pyc`, plus the venv's site-packages.
+    /// `__pycache__` and `*.pyc`, plus the venv's site-packages (minus pip
+    /// and setuptools).
     public static func measure(project: URL, venv: URL?) -> BundleReport {
         var contributors: [BundleContributor] = []
         for name in sortedEntries(project.path) where !excludedTopLevel.contains(name) {
@@ -19,7 +20,7 @@ public enum BundleCheck {
         if let venv {
             for sitePackages in sitePackagesDirectories(venv) {
                 let prefix = relative(sitePackages, to: project)
-                for name in sortedEntries(sitePackages) {
+                for name in sortedEntries(sitePackages) where !isInstallerTooling(name) {
                     if let c = contributor(path: sitePackages + "/" + name, display: prefix + "/" + name) { contributors.append(c) }
                 }
             }
@@ -36,6 +37,15 @@ public enum BundleCheck {
             throw ProjectError.bundleTooLarge(total: report.total, limit: limit, largest: Array(report.contributors.prefix(5)))
         }
         return report
+    }
+
+    /// pip and setuptools come with every venv but are never imported by the
+    /// app (a Vercel bundle does not ship them): counting them would spend
+    /// ~9 MB of the limit on the installer.
+    static func isInstallerTooling(_ name: String) -> Bool {
+        let tools = ["pip", "setuptools", "pkg_resources", "_distutils_hack"]
+        return tools.contains(name) || name == "distutils-precedence.pth"
+            || tools.contains { name.hasPrefix($0 + "-") && name.hasSuffix(".dist-info") }
     }
 
     /// `<venv>/lib/python3.X/site-packages` (normally exactly one).

@@ -42,17 +42,43 @@ enum JSONValue: Equatable, Sendable, Decodable {
         }
     }
 
-    /// Parses `data`; the error text keeps the decoder's line/column detail.
+    /// Parses `data`. JSONDecoder on Linux says only "not valid JSON", so on
+    /// failure JSONSerialization is asked for the offset, turned into line:column.
     static func parse(_ data: Data) throws(JSONSyntaxError) -> JSONValue {
         do {
             return try JSONDecoder().decode(JSONValue.self, from: data)
-        } catch let DecodingError.dataCorrupted(context) {
-            let detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-                ?? context.underlyingError.map { "\($0)" } ?? context.debugDescription
-            throw JSONSyntaxError(reason: detail)
         } catch {
-            throw JSONSyntaxError(reason: "\(error)")
+            throw JSONSyntaxError(reason: syntaxDetail(data))
         }
+    }
+
+    /// JSONSerialization's "Invalid value around character 19." plus line:column.
+    static func syntaxDetail(_ data: Data) -> String {
+        do {
+            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        } catch {
+            guard let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String else { return "\(error)" }
+            guard let offset = detail.split(separator: " ").last.flatMap({ Int($0.trimmingCharacters(in: .punctuationCharacters)) }) else {
+                return detail
+            }
+            return detail + " (\(location(of: offset, in: data)))"
+        }
+        return "the data is not valid JSON"
+    }
+
+    /// `line 2, column 15` for a byte offset.
+    static func location(of offset: Int, in data: Data) -> String {
+        var line = 1
+        var column = 1
+        for byte in data.prefix(offset) {
+            if byte == UInt8(ascii: "\n") {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
+        }
+        return "line \(line), column \(column)"
     }
 }
 
