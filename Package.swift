@@ -29,6 +29,16 @@ let package = Package(
         // Pure logic: no IO, no C.
         .target(name: "TidepoolCore"),
 
+        // Vercel project conventions: entrypoint, pyproject, vercel.json, install, build, bundle check.
+        .target(
+            name: "TidepoolProject",
+            dependencies: [
+                "TidepoolCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+
         // The host: libevent front proxy, static files, instance channels, process supervision.
         .target(
             name: "TidepoolFront",
@@ -49,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "tidepool",
             dependencies: [
-                "TidepoolCore", "TidepoolFront", "TidepoolInstance",
+                "TidepoolCore", "TidepoolFront", "TidepoolInstance", "TidepoolProject",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -57,6 +67,7 @@ let package = Package(
         ),
 
         .testTarget(name: "TidepoolCoreTests", dependencies: ["TidepoolCore"]),
+        .testTarget(name: "TidepoolProjectTests", dependencies: ["TidepoolProject"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,26 +1,27 @@
+import ArgumentParser
 import Foundation
+import Logging
 import TidepoolCore
+import TidepoolProject
 
-/// Why a project cannot be served, with what to change.
-enum ProjectError: Error, CustomStringConvertible {
+/// Why no project directory could be found (the project's own problems are
+/// `TidepoolProject.ProjectError`).
+enum ProjectLocatorError: Error, CustomStringConvertible {
     case notADirectory(String)
-    case noEntrypoint(directory: String, lookedFor: [String])
     case noDefaultProject
 
     var description: String {
         switch self {
         case .notADirectory(let path):
             "\(path) is not a directory"
-        case .noEntrypoint(let directory, let lookedFor):
-            "no entrypoint in \(directory); looked for: \(lookedFor.joined(separator: ", "))"
         case .noDefaultProject:
-            "no project directory given and the bundled examples/flask was not found; pass DIR"
+            "no project directory given and the bundled examples/flask was not found; pass DIR (or create one: tidepool init flask DIR)"
         }
     }
 }
 
-/// Finds the project and its WSGI entrypoint. (Vercel's full detection order —
-/// pyproject entrypoints and scripts — belongs to the project-conventions work.)
+/// Finds the project directory; what is inside it (entrypoint, dependencies,
+/// build) is `TidepoolProject`'s business.
 enum ProjectLocator {
     /// This binary, re-executed for the template and spawned instances.
     static var executablePath: String {
@@ -32,7 +33,7 @@ enum ProjectLocator {
             let url = URL(fileURLWithPath: directory).standardizedFileURL
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw ProjectError.notADirectory(directory)
+                throw ProjectLocatorError.notADirectory(directory)
             }
             return url
         }
@@ -47,33 +48,33 @@ enum ProjectLocator {
         for candidate in candidates where FileManager.default.fileExists(atPath: candidate.appendingPathComponent("main.py").path) {
             return candidate
         }
-        throw ProjectError.noDefaultProject
+        throw ProjectLocatorError.noDefaultProject
     }
 
-    static func appTarget(in project: URL) throws -> AppTarget {
-        let names = ["app", "index", "server", "main", "wsgi"]
-        let folders = ["", "src", "app", "api"]
-        var lookedFor: [String] = []
-        for folder in folders {
-            for name in names {
-                let relative = folder.isEmpty ? "\(name).py" : "\(folder)/\(name).py"
-                lookedFor.append(relative)
-                let file = project.appendingPathComponent(relative)
-                guard let source = try? String(contentsOf: file, encoding: .utf8) else { continue }
-                let attribute = source.contains("application =") && !source.contains("app =") ? "application" : "app"
-                let importRoot = folder.isEmpty ? project : project.appendingPathComponent(folder)
-                let venv = project.appendingPathComponent(".venv")
-                let publicDirectory = project.appendingPathComponent("public")
-                return AppTarget(
-                    projectDirectory: project.path,
-                    importRoot: importRoot.path,
-                    module: name,
-                    attribute: attribute,
-                    venv: FileManager.default.fileExists(atPath: venv.appendingPathComponent("pyvenv.cfg").path) ? venv.path : nil,
-                    publicDirectory: FileManager.default.fileExists(atPath: publicDirectory.path) ? publicDirectory.path : nil
-                )
+    /// Loads the project, logs its vercel.json warnings once, then installs,
+    /// builds and checks the bundle: the one preparation `build` and `serve` share.
+    static func prepare(_ directory: URL, options: PrepareOptions, logger: Logger) throws -> PreparationReport {
+        let project = try Project.load(directory: directory)
+        for warning in project.warnings { logger.warning("\(warning)") }
+        return try ProjectPreparer.prepare(project, options: options, logger: logger)
+    }
+
+    /// `serve`'s preparation: default options, build skipped on request.
+    static func prepareForServe(_ directory: URL, skipBuild: Bool) throws -> AppTarget {
+        var options = try preparationOptions(maxBundleSize: nil)
+        options.runBuild = !skipBuild
+        return try prepare(directory, options: options, logger: Logger(label: "tidepool.project")).appTarget
+    }
+
+    /// The bundle limit from `--max-bundle-size`, else `$TIDEPOOL_MAX_BUNDLE_SIZE`, else 250 MB.
+    static func preparationOptions(maxBundleSize: String?) throws -> PrepareOptions {
+        var options = PrepareOptions()
+        if let text = maxBundleSize ?? ProcessInfo.processInfo.environment["TIDEPOOL_MAX_BUNDLE_SIZE"] {
+            guard let bytes = ByteCount.parse(text), bytes > 0 else {
+                throw ValidationError("max bundle size `\(text)` is not a size like 250MB, 1.5GB or 1048576")
             }
+            options.maxBundleBytes = bytes
         }
-        throw ProjectError.noEntrypoint(directory: project.path, lookedFor: lookedFor)
+        return options
     }
 }

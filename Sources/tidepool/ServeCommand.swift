@@ -4,7 +4,7 @@ import Logging
 import TidepoolCore
 import TidepoolFront
 
-/// `tidepool serve [DIR]`: build nothing, just serve the project.
+/// `tidepool serve [DIR]`: prepare the project (install, build, bundle check), then serve it.
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -21,6 +21,8 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Handler threads per instance (requests one instance runs at once).") var threads: Int?
     @Option(help: "How instances start: fork (from a template) or spawn (fresh process).")
     var start: Configuration.StartMode?
+    @Flag(help: "Do not run the build command (dependencies are still installed and the bundle checked).")
+    var skipBuild = false
 
     func run() throws {
         LoggingSystem.bootstrap { label in
@@ -41,7 +43,7 @@ struct ServeCommand: ParsableCommand {
         try ConfigFile.validate(configuration)
 
         let project = try ProjectLocator.resolve(directory)
-        let app = try ProjectLocator.appTarget(in: project)
+        let app = try ProjectLocator.prepareForServe(project, skipBuild: skipBuild)
         let status = Host.run(configuration: configuration, app: app, executable: ProjectLocator.executablePath)
         throw ExitCode(status)
     }

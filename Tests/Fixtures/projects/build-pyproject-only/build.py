@@ -1,0 +1,1 @@
+open("build.txt", "w").write("built by build.py\n")

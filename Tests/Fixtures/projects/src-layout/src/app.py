@@ -1,0 +1,4 @@
+from flask import Flask
+from helpers import greeting
+
+app = Flask(__name__)
