@@ -250,8 +250,10 @@ public struct Scheduler: Sendable {
             let count = min(plan.live - plan.keep, idle.count)
             guard count > 0 else { return }
             for instance in idle.prefix(count) {
-                instances[instance.id]?.state = .draining(.idle)
+                // Idle means nothing in flight: it may stop right after the drain.
+                instances[instance.id] = nil
                 step.actions.append(.drain(instance.id, reason: .idle))
+                step.actions.append(.stop(instance.id))
             }
             lastScale = ScaleEvent(direction: .down, reason: .idle, count: count, at: step.now)
         }
