@@ -110,11 +110,25 @@ public struct Autoscaler: Sendable {
     }
 
     /// Averaged demand in instances.
-    public func stableAverageDemand(at now: Instant) -> Double { stableDemand.average(at: now) }
-    public func panicAverageDemand(at now: Instant) -> Double { panicDemand.average(at: now) }
+    public func stableAverageDemand(at now: Instant) -> Double { average(stableDemand, current.instances, now) }
+    public func panicAverageDemand(at now: Instant) -> Double { average(panicDemand, current.instances, now) }
     /// Averaged concurrency (in flight + queued), for the status page.
-    public func stableAverageConcurrency(at now: Instant) -> Double { stableConcurrency.average(at: now) }
-    public func panicAverageConcurrency(at now: Instant) -> Double { panicConcurrency.average(at: now) }
+    public func stableAverageConcurrency(at now: Instant) -> Double {
+        average(stableConcurrency, current.concurrency, now)
+    }
+    public func panicAverageConcurrency(at now: Instant) -> Double {
+        average(panicConcurrency, current.concurrency, now)
+    }
+
+    /// The window's average at `now`, counting the current value as held since
+    /// the last event (so a snapshot between events is up to date; during
+    /// `handle` that tail is empty because `advance` ran first).
+    private func average(_ window: SlidingWindow, _ value: Double, _ now: Instant) -> Double {
+        guard now > lastSample, value != 0 else { return window.average(at: now) }
+        var projected = window
+        projected.add(value * (now - lastSample).seconds, from: lastSample, to: now)
+        return projected.average(at: now)
+    }
 
     public func stableDesired(at now: Instant) -> Int { Self.instances(for: stableAverageDemand(at: now)) }
     public func panicDesired(at now: Instant) -> Int { Self.instances(for: panicAverageDemand(at: now)) }
