@@ -26,6 +26,15 @@ public struct Scheduler: Sendable {
     /// The last time the pool grew or shrank, and why.
     public private(set) var lastScale: ScaleEvent?
 
+    /// Starts that died before answering ready, in a row. From
+    /// `crashLoopThreshold` on, starts back off exponentially so an app that
+    /// cannot import does not become a fork storm.
+    public private(set) var failedStartsInARow = 0
+    /// No start before this instant (crash-loop back-off).
+    public private(set) var startsBlockedUntil: Instant?
+    public static let crashLoopThreshold = 3
+    public static let crashLoopMaxBackoff: Duration = .seconds(30)
+
     private var nextInstanceNumber = 1
     private var lastNow: Instant?
 
@@ -84,6 +93,8 @@ public struct Scheduler: Sendable {
                 // Its CPU share is measured from when it could first work.
                 instance.cpu = CPUSaturation(window: config.saturationWindow, since: now)
                 instances[id] = instance
+                failedStartsInARow = 0
+                startsBlockedUntil = nil
             }
         case .instanceDied(let id, _):
             died(id, &step)
@@ -192,6 +203,13 @@ public struct Scheduler: Sendable {
 
     private mutating func died(_ id: InstanceID, _ step: inout Step) {
         guard let instance = instances.removeValue(forKey: id) else { return }
+        if instance.isStarting {
+            failedStartsInARow += 1
+            if failedStartsInARow >= Self.crashLoopThreshold {
+                let doublings = min(failedStartsInARow - Self.crashLoopThreshold, 10)
+                startsBlockedUntil = step.now + min(Self.crashLoopMaxBackoff, .seconds(1) * (1 << doublings))
+            }
+        }
         var failed: [RequestID] = []
         for requestID in instance.inFlight.sorted() {
             if let request = running.removeValue(forKey: requestID), !request.timedOut, !request.cancelled {
@@ -227,21 +245,25 @@ public struct Scheduler: Sendable {
         let plan = plan(at: step.now, turnedAway: step.turnedAway)
 
         if plan.live < plan.target {
+            if let until = startsBlockedUntil, step.now < until { return } // crash loop: back off
             let startingCount = instances.values.count(where: \.isStarting)
             let count = min(
                 plan.target - plan.live,
                 config.maxStartsInFlight - startingCount,
                 maxInstances - instances.count)
             guard count > 0 else { return }
-            let reason = step.cause ?? plan.growthReason
-            for _ in 0..<count {
+            var first: ScaleReason?
+            for k in 0..<count {
+                // Each start names the rule that asks for it at that pool size.
+                let reason = step.cause ?? plan.growthReason(live: plan.live + k)
+                first = first ?? reason
                 let id = InstanceID(nextInstanceNumber)
                 nextInstanceNumber += 1
                 instances[id] = InstanceRecord(
                     id: id, reason: reason, requestedAt: step.now, saturationWindow: config.saturationWindow)
                 step.actions.append(.start(id, reason: reason))
             }
-            lastScale = ScaleEvent(direction: .up, reason: reason, count: count, at: step.now)
+            lastScale = ScaleEvent(direction: .up, reason: first ?? .load, count: count, at: step.now)
         } else if plan.live > plan.keep, !autoscaler.isPanicking {
             // Least recently used first; only instances idle for idleTimeout.
             let idle = instances.values
@@ -271,7 +293,19 @@ public struct Scheduler: Sendable {
         var keep: Int
         /// Serving plus starting instances.
         var live: Int
-        var growthReason: ScaleReason
+        var minInstances: Int
+        var panicking: Bool
+        /// Some instance has free slots it may not use because it is saturated.
+        var saturatedWithRoom: Bool
+
+        /// The rule that asks for one more instance when `live` exist.
+        func growthReason(live: Int) -> ScaleReason {
+            if immediate > live { return saturatedWithRoom ? .saturation : .queue }
+            if panicking, window > live { return .panic }
+            if live < minInstances { return .minimum }
+            if window > live { return .load }
+            return .spare
+        }
     }
 
     func plan(at now: Instant, turnedAway: Int = 0) -> Plan {
@@ -283,25 +317,13 @@ public struct Scheduler: Sendable {
         let target = min(maxInstances, max(config.minInstances, max(immediate, window) + spare))
         let keep = min(maxInstances, max(config.minInstances, max(autoscaler.keepDesired(at: now), immediate) + spare))
         let live = instances.values.count { $0.isServing || $0.isStarting }
-
-        let reason: ScaleReason
-        if immediate > live {
-            let saturatedWithRoom = instances.values.contains {
-                $0.isServing && $0.inFlight.count < config.slotsPerInstance
-                    && $0.isHeldBySaturation(at: now, threshold: config.saturationThreshold)
-            }
-            reason = saturatedWithRoom ? .saturation : .queue
-        } else if autoscaler.isPanicking, window > live {
-            reason = .panic
-        } else if live < config.minInstances {
-            reason = .minimum
-        } else if window > live {
-            reason = .load
-        } else {
-            reason = .spare
+        let saturatedWithRoom = instances.values.contains {
+            $0.isServing && $0.inFlight.count < config.slotsPerInstance
+                && $0.isHeldBySaturation(at: now, threshold: config.saturationThreshold)
         }
         return Plan(
             demand: demand, immediate: immediate, window: window, target: target, keep: keep, live: live,
-            growthReason: reason)
+            minInstances: config.minInstances, panicking: autoscaler.isPanicking,
+            saturatedWithRoom: saturatedWithRoom)
     }
 }

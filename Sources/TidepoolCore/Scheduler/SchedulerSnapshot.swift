@@ -28,6 +28,8 @@ public struct SchedulerSnapshot: Sendable {
     public var keep: Int
     public var panicking: Bool
     public var lastScale: Scheduler.ScaleEvent?
+    /// Set while starts back off because instances keep dying before ready.
+    public var startsBlockedUntil: Instant?
 
     /// One instance, flattened for display.
     public struct Instance: Equatable, Sendable {
@@ -86,6 +88,7 @@ extension Scheduler {
             panicAverageDemand: autoscaler.panicAverageDemand(at: now),
             stableDesired: autoscaler.stableDesired(at: now), panicDesired: autoscaler.panicDesired(at: now),
             immediateDesired: plan.immediate, desired: plan.target, keep: plan.keep,
-            panicking: autoscaler.isPanicking, lastScale: lastScale)
+            panicking: autoscaler.isPanicking, lastScale: lastScale,
+            startsBlockedUntil: startsBlockedUntil.flatMap { $0 > now ? $0 : nil })
     }
 }

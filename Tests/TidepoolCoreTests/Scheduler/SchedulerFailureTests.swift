@@ -80,4 +80,26 @@ import Testing
         d.now = .zero
         #expect(d.tick().isEmpty)
     }
+
+    @Test func instancesThatKeepDyingBeforeReadyBackOff() throws {
+        var d = try Driver()
+        d.tick() // i1
+        #expect(d.died(1).starts.map(\.reason) == [.died]) // i2
+        #expect(d.died(2).starts.map(\.reason) == [.died]) // i3
+        #expect(d.died(3).starts.isEmpty) // third in a row: back off 1 s
+        #expect(d.snapshot.startsBlockedUntil == d.now + .seconds(1))
+        d.wait(.milliseconds(500))
+        #expect(d.tick().starts.isEmpty)
+        d.wait(.milliseconds(500))
+        #expect(d.tick().starts.map(\.instance) == ids(4))
+        d.died(4) // fourth: 2 s
+        d.wait(.milliseconds(1500))
+        #expect(d.tick().starts.isEmpty)
+        d.wait(.milliseconds(500))
+        #expect(d.tick().starts.map(\.instance) == ids(5))
+        // One that answers ready ends the back-off.
+        d.ready(5)
+        #expect(d.scheduler.failedStartsInARow == 0)
+        #expect(d.snapshot.startsBlockedUntil == nil)
+    }
 }

@@ -168,6 +168,14 @@ import Testing
         #expect(d.snapshot.count(inState: "busy") == 1)
     }
 
+    @Test func eachStartNamesTheRuleThatAskedForIt() throws {
+        var d = try Driver {
+            $0.minInstances = 1
+            $0.spareInstances = 2
+        }
+        #expect(d.tick().starts.map(\.reason) == [.minimum, .spare])
+    }
+
     @Test func spareInstancesStayWithinMaxInstances() throws {
         var d = try Driver {
             $0.spareInstances = 3
