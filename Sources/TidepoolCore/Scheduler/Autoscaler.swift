@@ -2,11 +2,11 @@
 /// panic, and the arithmetic that turns demand into an instance count.
 ///
 /// Demand is measured in *instances*, not requests, so CPU saturation fits in:
-/// an instance held by saturation needs exactly itself for what it runs, and
-/// every other request (in flight on a serving instance, or queued) needs
-/// `1 ÷ (slots × targetUtilisation)` of an instance. For an I/O-bound app that
-/// is Knative's `concurrency ÷ target`; for a CPU-bound one it is roughly the
-/// number of busy interpreters plus what waits.
+/// an instance held by saturation needs exactly itself for what it runs, one
+/// with a learned limit needs `inFlight ÷ limit` of itself, and every other
+/// request needs `1 ÷ (slots × targetUtilisation)` of an instance. For an
+/// I/O-bound app that is Knative's `concurrency ÷ target`; for a CPU-bound one
+/// it is roughly the number of busy interpreters plus what waits.
 ///
 /// Scale up follows the larger of: the instantaneous demand while a request
 /// waits (no tick needed), the stable window's average, and — while panicking —
@@ -57,24 +57,30 @@ public struct Autoscaler: Sendable {
         lastSample = origin
     }
 
-    /// The instantaneous demand of a pool.
+    /// The instantaneous demand of a pool. Waiting requests need instances
+    /// of the capacity the serving ones have (the median: the app's learned
+    /// limit if most learned one, else slots × target utilisation).
     /// - Parameter waiting: queued requests (plus any just turned away).
     public static func demand(
         of instances: some Sequence<InstanceRecord>, waiting: Int, config: SchedulerConfig, now: Instant
     ) -> Demand {
-        let unit = Double(config.slotsPerInstance) * config.targetUtilisation
-        var held = 0
+        let slots = config.slotsPerInstance
+        let utilisation = config.targetUtilisation
+        var needed = 0.0
         var concurrency = waiting
-        var residual = waiting
+        var capacities: [Double] = []
         for instance in instances where instance.isServing {
             concurrency += instance.inFlight.count
-            if instance.isHeldBySaturation(at: now, threshold: config.saturationThreshold) {
-                held += 1
-            } else {
-                residual += instance.inFlight.count
-            }
+            needed += instance.demandInInstances(
+                slots: slots, targetUtilisation: utilisation, threshold: config.saturationThreshold, now: now)
+            capacities.append(instance.plannedCapacity(slots: slots, targetUtilisation: utilisation))
         }
-        return Demand(instances: Double(held) + Double(residual) / unit, concurrency: Double(concurrency))
+        if waiting > 0 {
+            capacities.sort()
+            let perNewInstance = capacities.isEmpty ? Double(slots) * utilisation : capacities[capacities.count / 2]
+            needed += Double(waiting) / perNewInstance
+        }
+        return Demand(instances: needed, concurrency: Double(concurrency))
     }
 
     /// Integrates the demand held since the last event up to `now`. Call

@@ -36,6 +36,14 @@ public struct InstanceRecord: Equatable, Sendable {
     public internal(set) var rssBytes: UInt64?
     /// Its interpreter's CPU share over the saturation window.
     public internal(set) var cpu: CPUSaturation
+    /// Requests it may run at once as learned from saturation (`Int.max`:
+    /// nothing learned, the mode's slots apply). See `ConcurrencyLimit.swift`.
+    public internal(set) var concurrencyLimit = Int.max
+    /// Busy time is accounted up to here (see `accountBusy`).
+    var busyMark: Instant
+    /// When `concurrencyLimit` last changed (it changes at most once per
+    /// half saturation window, so the CPU window can catch up).
+    var limitChangedAt: Instant
 
     init(id: InstanceID, reason: ScaleReason, requestedAt: Instant, saturationWindow: Duration) {
         self.id = id
@@ -43,6 +51,8 @@ public struct InstanceRecord: Equatable, Sendable {
         startReason = reason
         self.requestedAt = requestedAt
         lastUsed = requestedAt
+        limitChangedAt = requestedAt
+        busyMark = requestedAt
         cpu = CPUSaturation(window: saturationWindow, since: requestedAt)
     }
 
@@ -64,5 +74,12 @@ public struct InstanceRecord: Equatable, Sendable {
     /// a lone saturated instance can never deadlock the queue.
     public func isHeldBySaturation(at now: Instant, threshold: Double) -> Bool {
         !inFlight.isEmpty && isSaturated(at: now, threshold: threshold)
+    }
+
+    /// Adds the time since the last mark to its busy time if it had work in
+    /// flight. Call before its in-flight set changes and before reading CPU.
+    mutating func accountBusy(until now: Instant) {
+        if !inFlight.isEmpty { cpu.recordBusy(from: busyMark, to: now) }
+        busyMark = max(busyMark, now)
     }
 }

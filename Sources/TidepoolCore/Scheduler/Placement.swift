@@ -5,7 +5,8 @@
 /// busy one's warm caches keep working). Ties go to the most recently used,
 /// then to the lowest id, so the choice is deterministic. Starting and
 /// draining instances never get requests; a CPU-saturated instance gets none
-/// while it is busy (see `InstanceRecord.isHeldBySaturation`).
+/// while it is busy (see `InstanceRecord.isHeldBySaturation`), and one that
+/// learned a lower limit gets no more than that (see `ConcurrencyLimit.swift`).
 public enum Placement {
     /// The instance to dispatch to, or nil if the request must wait.
     public static func choose(
@@ -27,7 +28,7 @@ public enum Placement {
         _ instance: InstanceRecord, _ slotsPerInstance: Int, _ saturationThreshold: Double, _ now: Instant
     ) -> Bool {
         instance.isServing
-            && instance.inFlight.count < slotsPerInstance
+            && instance.inFlight.count < instance.slotLimit(slots: slotsPerInstance)
             && !instance.isHeldBySaturation(at: now, threshold: saturationThreshold)
     }
 

@@ -92,6 +92,9 @@ public struct Scheduler: Sendable {
                 instance.startDuration = startDuration
                 // Its CPU share is measured from when it could first work.
                 instance.cpu = CPUSaturation(window: config.saturationWindow, since: now)
+                instance.concurrencyLimit = learnedConcurrencyLimit
+                instance.limitChangedAt = now
+                instance.busyMark = now
                 instances[id] = instance
                 failedStartsInARow = 0
                 startsBlockedUntil = nil
@@ -100,9 +103,20 @@ public struct Scheduler: Sendable {
             died(id, &step)
         case .instanceStats(let id, let rssBytes, let cpuTotal, _):
             instances[id]?.rssBytes = rssBytes
+            instances[id]?.accountBusy(until: now)
             instances[id]?.cpu.recordStats(cpuTotal: cpuTotal, at: now)
+            step.cpuNews = [id]
         case .tick:
             enforceDeadlines(&step)
+            step.cpuNews = instances.keys.sorted()
+            for id in step.cpuNews { instances[id]?.accountBusy(until: now) }
+        }
+
+        // New CPU information: adapt the concurrency limits it concerns.
+        for id in step.cpuNews {
+            instances[id]?.adaptConcurrencyLimit(
+                slots: config.slotsPerInstance, threshold: config.saturationThreshold,
+                period: config.saturationWindow / 2, now: now)
         }
 
         expireQueue(&step)
@@ -122,6 +136,8 @@ public struct Scheduler: Sendable {
         var cause: ScaleReason?
         /// Requests turned away for a full queue: demand the queue could not hold.
         var turnedAway = 0
+        /// Instances with new CPU information (a finish, a stats frame; all on tick).
+        var cpuNews: [InstanceID] = []
     }
 
     // MARK: - Requests
@@ -144,9 +160,11 @@ public struct Scheduler: Sendable {
     private mutating func finish(_ id: RequestID, cpu: Duration, wall: Duration, _ step: inout Step) {
         // The scheduler's own record says where it ran; a stale report is ignored.
         guard let request = running.removeValue(forKey: id) else { return }
+        instances[request.instance]?.accountBusy(until: step.now)
         instances[request.instance]?.inFlight.remove(id)
         instances[request.instance]?.lastUsed = step.now
         instances[request.instance]?.cpu.recordRequest(cpu: cpu, wall: wall, finishedAt: step.now)
+        step.cpuNews = [request.instance]
     }
 
     private func place(_ now: Instant) -> InstanceID? {
@@ -157,6 +175,7 @@ public struct Scheduler: Sendable {
 
     private mutating func dispatch(_ id: RequestID, to instance: InstanceID, _ step: inout Step) {
         running[id] = RunningRequest(instance: instance, dispatchedAt: step.now)
+        instances[instance]?.accountBusy(until: step.now)
         instances[instance]?.inFlight.insert(id)
         instances[instance]?.lastUsed = step.now
         step.actions.append(.dispatch(id, to: instance))
@@ -317,13 +336,22 @@ public struct Scheduler: Sendable {
         let target = min(maxInstances, max(config.minInstances, max(immediate, window) + spare))
         let keep = min(maxInstances, max(config.minInstances, max(autoscaler.keepDesired(at: now), immediate) + spare))
         let live = instances.values.count { $0.isServing || $0.isStarting }
+        let slots = config.slotsPerInstance
         let saturatedWithRoom = instances.values.contains {
-            $0.isServing && $0.inFlight.count < config.slotsPerInstance
-                && $0.isHeldBySaturation(at: now, threshold: config.saturationThreshold)
+            $0.isServing && $0.inFlight.count < slots
+                && ($0.isHeldBySaturation(at: now, threshold: config.saturationThreshold)
+                    || $0.inFlight.count >= $0.slotLimit(slots: slots))
         }
         return Plan(
             demand: demand, immediate: immediate, window: window, target: target, keep: keep, live: live,
             minInstances: config.minInstances, panicking: autoscaler.isPanicking,
             saturatedWithRoom: saturatedWithRoom)
+    }
+
+    /// The limit the serving instances learned (their median), which a new
+    /// instance starts from: it runs the same app. `Int.max` when none learned.
+    var learnedConcurrencyLimit: Int {
+        let limits = instances.values.filter(\.isServing).map(\.concurrencyLimit).sorted()
+        return limits.isEmpty ? Int.max : limits[(limits.count - 1) / 2]
     }
 }

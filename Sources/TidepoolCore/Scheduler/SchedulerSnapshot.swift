@@ -39,7 +39,9 @@ public struct SchedulerSnapshot: Sendable {
         public var drainReason: ScaleReason?
         public var startReason: ScaleReason
         public var inFlight: Int
-        /// Its slot limit in force: 0 while held by CPU saturation.
+        /// Requests it may run at once now (slots, or the limit learned from saturation).
+        public var concurrencyLimit: Int
+        /// Requests it would take now: 0 while held by CPU saturation.
         public var freeSlots: Int
         public var cpuShare: Double
         public var saturated: Bool
@@ -74,7 +76,8 @@ extension Scheduler {
             return SchedulerSnapshot.Instance(
                 id: record.id, state: state, drainReason: drainReason, startReason: record.startReason,
                 inFlight: record.inFlight.count,
-                freeSlots: record.isServing && !held ? max(0, slots - record.inFlight.count) : 0,
+                concurrencyLimit: record.slotLimit(slots: slots),
+                freeSlots: record.isServing && !held ? max(0, record.slotLimit(slots: slots) - record.inFlight.count) : 0,
                 cpuShare: record.cpu.share(at: now), saturated: record.isSaturated(at: now, threshold: threshold),
                 lastUsed: record.lastUsed, rssBytes: record.rssBytes, startKind: record.startKind,
                 startDuration: record.startDuration)

@@ -227,7 +227,25 @@ import Testing
         #expect(classic.peakInstances > fluid.peakInstances)
         #expect(classic.instanceSeconds > 2 * fluid.instanceSeconds)
     }
+
+    @Test func cpuBoundLoadSpreadsOverMoreInstancesThanTheSameIOBoundLoad() throws {
+        func run(cpuBound: Bool) throws -> LoadSimulation {
+            var sim = LoadSimulation(driver: try Driver())
+            sim.cpuBound = cpuBound
+            sim.serviceTime = .milliseconds(40) ... .milliseconds(60)
+            sim.run(clients: 16, until: Instant.zero + .seconds(30))
+            #expect(sim.violations.isEmpty)
+            #expect(sim.driver.log.rejects.isEmpty)
+            return sim
+        }
+        let io = try run(cpuBound: false)
+        let cpu = try run(cpuBound: true)
+        #expect(io.driver.scheduler.instances.count == 1) // 16 ≤ 32 × 0.7: packs into one
+        #expect(cpu.driver.scheduler.instances.count > 4) // pegged interpreters: scale out
+        #expect(cpu.driver.log.starts.contains { $0.reason == .saturation })
+    }
 }
+
 
 extension Driver {
     var snapshot: SchedulerSnapshot { scheduler.snapshot(at: now) }

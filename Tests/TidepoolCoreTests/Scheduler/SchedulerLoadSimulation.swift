@@ -34,6 +34,11 @@ struct LoadSimulation {
     var tickEvery: Duration = .milliseconds(250)
     var serviceTime: ClosedRange<Duration> = .milliseconds(400) ... .milliseconds(600)
     var thinkTime: ClosedRange<Duration> = .zero ... .milliseconds(100)
+    /// CPU-bound requests: the service time is all CPU, and the requests on
+    /// one instance share its one interpreter (the GIL) equally (processor
+    /// sharing), so n of them each run n times slower. Instances report their
+    /// process CPU in a stats frame on every tick, as the real ones do.
+    var cpuBound = false
     var rng = SplitMix64(state: 42)
 
     /// Broken promises seen by the executor; a test expects none.
@@ -47,7 +52,7 @@ struct LoadSimulation {
 
     private enum Pending {
         case ready(InstanceID)
-        case finish(RequestID, wall: Duration)
+        case finish(RequestID, cpu: Duration, wall: Duration)
         case client(Int)
         case tick
     }
@@ -59,6 +64,11 @@ struct LoadSimulation {
     private var answered: Set<RequestID> = []
     private var executorInFlight: [InstanceID: Set<RequestID>] = [:]
     private var activeClients = 0
+    /// CPU-bound mode: seconds of CPU work left per request, per instance.
+    private var remainingWork: [InstanceID: [RequestID: Double]] = [:]
+    private var dispatchedAt: [RequestID: Instant] = [:]
+    private var workOf: [RequestID: Duration] = [:]
+    private var cpuTotal: [InstanceID: Double] = [:]
 
     init(driver: Driver) {
         self.driver = driver
@@ -72,19 +82,31 @@ struct LoadSimulation {
         if timeline.isEmpty { schedule(.tick, at: now) }
         for c in activeClients..<max(activeClients, clients) { schedule(.client(c), at: now) }
         activeClients = clients
-        while let first = timeline.first, first.at <= end {
+        while true {
+            // The next thing to happen: a timeline entry or a CPU-bound completion.
+            if let done = nextCompletion(), done.at <= end, done.at < (timeline.first?.at ?? end + .seconds(1)) {
+                advanceClock(to: done.at)
+                complete(done.request, on: done.instance)
+                continue
+            }
+            guard let first = timeline.first, first.at <= end else { break }
             timeline.removeFirst()
             advanceClock(to: first.at)
             switch first.what {
             case .tick:
                 apply(driver.tick())
+                if cpuBound {
+                    for (instance, total) in cpuTotal.sorted(by: { $0.key < $1.key }) {
+                        apply(driver.stats(instance.rawValue, cpuTotal: .nanoseconds(Int64(total * 1e9))))
+                    }
+                }
                 schedule(.tick, at: now + tickEvery)
             case .ready(let id):
                 apply(driver.send(.instanceReady(id, kind: .fork, startDuration: startLatency, now: now)))
-            case .finish(let request, let wall):
+            case .finish(let request, let cpu, let wall):
                 for instance in executorInFlight.keys { executorInFlight[instance]?.remove(request) }
                 apply(driver.send(.requestFinished(
-                    request, instance: InstanceID(0), cpu: .zero, wall: wall, now: now)))
+                    request, instance: InstanceID(0), cpu: cpu, wall: wall, now: now)))
                 answer(request)
             case .client(let c):
                 guard c < activeClients else { continue }
@@ -102,8 +124,32 @@ struct LoadSimulation {
         timedActions.filter { $0.at >= start }.map(\.action)
     }
 
+    private func nextCompletion() -> (at: Instant, instance: InstanceID, request: RequestID)? {
+        var best: (at: Instant, instance: InstanceID, request: RequestID)?
+        for (instance, work) in remainingWork where !work.isEmpty {
+            guard let (request, left) = work.min(by: { ($0.value, $0.key) < ($1.value, $1.key) }) else { continue }
+            let at = now + .nanoseconds(Int64((left * Double(work.count) * 1e9).rounded(.up)))
+            if best == nil || at < best!.at { best = (at, instance, request) }
+        }
+        return best
+    }
+
+    private mutating func complete(_ request: RequestID, on instance: InstanceID) {
+        remainingWork[instance]?[request] = nil
+        executorInFlight[instance]?.remove(request)
+        let wall = now - (dispatchedAt.removeValue(forKey: request) ?? now)
+        let cpu = workOf.removeValue(forKey: request) ?? .zero
+        apply(driver.send(.requestFinished(request, instance: instance, cpu: cpu, wall: wall, now: now)))
+        answer(request)
+    }
+
     private mutating func advanceClock(to t: Instant) {
         guard t > driver.now else { return }
+        let dt = (t - driver.now).seconds
+        for (instance, work) in remainingWork where !work.isEmpty {
+            cpuTotal[instance, default: 0] += dt
+            for request in work.keys { remainingWork[instance]?[request]! -= dt / Double(work.count) }
+        }
         instanceSeconds += Double(driver.scheduler.instances.count) * (t - driver.now).seconds
         driver.now = t
     }
@@ -120,8 +166,14 @@ struct LoadSimulation {
             switch action {
             case .dispatch(let request, let instance):
                 executorInFlight[instance, default: []].insert(request)
-                let wall = rng.duration(in: serviceTime)
-                schedule(.finish(request, wall: wall), at: now + wall)
+                let work = rng.duration(in: serviceTime)
+                if cpuBound {
+                    remainingWork[instance, default: [:]][request] = work.seconds
+                    dispatchedAt[request] = now
+                    workOf[request] = work
+                } else {
+                    schedule(.finish(request, cpu: .zero, wall: work), at: now + work)
+                }
             case .start(let instance, _):
                 schedule(.ready(instance), at: now + startLatency)
             case .stop(let instance):
@@ -129,8 +181,10 @@ struct LoadSimulation {
                     violations.append("stopped \(instance) with \(work.count) requests in flight at \(now)")
                 }
                 executorInFlight[instance] = nil
+                remainingWork[instance] = nil
             case .kill(let instance):
                 executorInFlight[instance] = nil
+                remainingWork[instance] = nil
             case .drain:
                 break
             case .reject(let request, _):

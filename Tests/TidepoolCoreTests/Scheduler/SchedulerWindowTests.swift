@@ -35,20 +35,35 @@ import Testing
         #expect(abs(w.sum(at: t0 + .seconds(8)) - 4) < 1e-9)
     }
 
-    @Test func cpuShareFromStatsIsTheDeltaOverWallTime() {
+    @Test func cpuShareFromStatsIsTheDeltaOverBusyTime() {
         var cpu = CPUSaturation(window: .seconds(2), since: t0)
         cpu.recordStats(cpuTotal: .seconds(10), at: t0)
         #expect(cpu.share(at: t0) == 0) // one sample says nothing yet
+        cpu.recordBusy(from: t0, to: t0 + .seconds(1))
         cpu.recordStats(cpuTotal: .seconds(10) + .milliseconds(500), at: t0 + .seconds(1))
         #expect(abs(cpu.share(at: t0 + .seconds(1)) - 0.5) < 1e-9)
+        cpu.recordBusy(from: t0 + .seconds(1), to: t0 + .seconds(3))
         cpu.recordStats(cpuTotal: .seconds(11) + .milliseconds(500), at: t0 + .seconds(2))
         cpu.recordStats(cpuTotal: .seconds(12) + .milliseconds(500), at: t0 + .seconds(3))
         #expect(abs(cpu.share(at: t0 + .seconds(3)) - 1) < 1e-9) // last 2 s: pegged
         #expect(cpu.share(at: t0 + .seconds(10)) == 0) // stale stats say nothing
     }
 
+    @Test func idleTimeDoesNotDiluteTheShare() {
+        // Busy 0.5 s of every second, using all of a core while busy: saturated.
+        var cpu = CPUSaturation(window: .seconds(2), since: t0)
+        cpu.recordStats(cpuTotal: .zero, at: t0)
+        for second in 0..<2 {
+            let start = t0 + .seconds(second)
+            cpu.recordBusy(from: start, to: start + .milliseconds(500))
+            cpu.recordStats(cpuTotal: .milliseconds(500 * (second + 1)), at: start + .seconds(1))
+        }
+        #expect(abs(cpu.share(at: t0 + .seconds(2)) - 1) < 1e-9)
+    }
+
     @Test func cpuShareFromFinishedRequests() {
         var cpu = CPUSaturation(window: .seconds(2), since: t0)
+        cpu.recordBusy(from: t0, to: t0 + .seconds(1))
         cpu.recordRequest(cpu: .milliseconds(900), wall: .seconds(1), finishedAt: t0 + .seconds(1))
         #expect(abs(cpu.share(at: t0 + .seconds(1)) - 0.9) < 1e-9)
         #expect(cpu.share(at: t0 + .seconds(4)) == 0)
