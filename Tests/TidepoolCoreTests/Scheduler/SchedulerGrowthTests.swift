@@ -106,6 +106,42 @@ import Testing
         #expect(actions.starts.map(\.reason) == [.saturation])
     }
 
+    @Test func aSaturatedInstanceLearnsALowerLimitAndNewInstancesInheritIt() throws {
+        var d = try Driver {
+            $0.maxConcurrency = 32
+            $0.saturationWindow = .seconds(2) // limits change at most once a second
+        }
+        d.boot()
+        d.stats(1, cpuTotal: .zero)
+        d.arrive(1...8) // all on i1 before anything is known
+        var cpu = Duration.zero
+        var limits: [Int] = []
+        for _ in 0..<4 {
+            d.wait(.seconds(1))
+            cpu += .seconds(1) // pegged the whole second
+            d.stats(1, cpuTotal: cpu)
+            limits.append(d.snapshot.instances[0].concurrencyLimit)
+        }
+        #expect(limits == [4, 2, 1, 1]) // halves from what it runs, down to one
+        d.readyAllStarting() // the instances started meanwhile because of saturation
+        #expect(d.log.starts.dropFirst().allSatisfy { $0.reason == .saturation })
+        #expect(d.snapshot.instances.dropFirst().allSatisfy { $0.concurrencyLimit == 1 })
+
+        // The work turns I/O-bound: the CPU share falls and the limit grows back.
+        for n: UInt64 in 1...8 { d.finish(n) }
+        d.arrive(9)
+        let host = try #require(d.instance(of: 9))
+        var grown: [Int] = []
+        for _ in 0..<3 {
+            d.wait(.seconds(1))
+            cpu += .milliseconds(50)
+            d.stats(host.rawValue, cpuTotal: cpu)
+            d.tick()
+            grown.append(d.scheduler.instances[host]!.slotLimit(slots: 32))
+        }
+        #expect(grown.last! > 1)
+    }
+
     @Test func aLoneSaturatedInstanceStillServesWhenNothingElseCanStart() throws {
         var d = try Driver { $0.maxInstances = 1 }
         d.boot()
