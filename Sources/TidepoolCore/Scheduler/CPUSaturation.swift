@@ -49,13 +49,13 @@ public struct CPUSaturation: Equatable, Sendable {
     /// The instance had work in flight from `start` to `end`.
     public mutating func recordBusy(from start: Instant, to end: Instant) {
         guard end > start else { return }
-        busy.add((end - start).seconds, from: start, to: end)
+        busy.add((end - start).inSeconds, from: start, to: end)
         busyTotal += end - start
     }
 
     /// A request finished on this instance having used `cpu` over `wall`.
     public mutating func recordRequest(cpu: Duration, wall: Duration, finishedAt now: Instant) {
-        cpuFromRequests.add(cpu.seconds, from: now - wall, to: now)
+        cpuFromRequests.add(cpu.inSeconds, from: now - wall, to: now)
     }
 
     /// A stats frame reported the process's total CPU time. Record the busy
@@ -81,7 +81,7 @@ public struct CPUSaturation: Equatable, Sendable {
 
     private func requestShare(at now: Instant) -> Double {
         let busySeconds = busy.sum(at: now)
-        guard busySeconds >= Self.minimumBusy.seconds else { return 0 }
+        guard busySeconds >= Self.minimumBusy.inSeconds else { return 0 }
         return cpuFromRequests.sum(at: now) / busySeconds
     }
 
@@ -89,8 +89,8 @@ public struct CPUSaturation: Equatable, Sendable {
         // Stats older than the window say nothing about now.
         guard samples.count >= 2, let newest = samples.last, newest.at > now - window else { return nil }
         let oldest = samples[0]
-        let busySeconds = (newest.busy - oldest.busy).seconds
-        guard busySeconds >= Self.minimumBusy.seconds else { return nil }
-        return max(0, (newest.cpu - oldest.cpu).seconds / busySeconds)
+        let busySeconds = (newest.busy - oldest.busy).inSeconds
+        guard busySeconds >= Self.minimumBusy.inSeconds else { return nil }
+        return max(0, (newest.cpu - oldest.cpu).inSeconds / busySeconds)
     }
 }

@@ -20,11 +20,11 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
     }
 
     public static func + (lhs: Instant, rhs: Duration) -> Instant {
-        Instant(nanoseconds: lhs.nanoseconds &+ rhs.nanoseconds)
+        Instant(nanoseconds: lhs.nanoseconds &+ rhs.inNanoseconds)
     }
 
     public static func - (lhs: Instant, rhs: Duration) -> Instant {
-        Instant(nanoseconds: lhs.nanoseconds &- rhs.nanoseconds)
+        Instant(nanoseconds: lhs.nanoseconds &- rhs.inNanoseconds)
     }
 
     /// The time elapsed from `rhs` to `lhs` (negative when `lhs` is earlier).
@@ -44,13 +44,13 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
 extension Duration {
     /// Whole nanoseconds (sub-nanosecond parts are dropped). The scheduler
     /// works in nanoseconds because the wire protocol reports times that way.
-    public var nanoseconds: Int64 {
+    var inNanoseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
     }
 
     /// The duration in (fractional) seconds, for averages and rates.
-    public var seconds: Double {
-        Double(nanoseconds) / 1e9
+    var inSeconds: Double {
+        Double(inNanoseconds) / 1e9
     }
 }

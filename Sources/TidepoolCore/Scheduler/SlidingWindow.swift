@@ -28,7 +28,7 @@ public struct SlidingWindow: Equatable, Sendable {
         self.length = length
         self.origin = origin
         let count = max(1, bucketCount)
-        bucketNanos = max(1, length.nanoseconds / Int64(count))
+        bucketNanos = max(1, length.inNanoseconds / Int64(count))
         // One extra bucket for the partially elapsed current one.
         buckets = Array(repeating: Bucket(index: .min, amount: 0), count: count + 1)
     }
@@ -74,7 +74,7 @@ public struct SlidingWindow: Equatable, Sendable {
     /// `sum ÷ covered seconds`: the time-weighted average of a rate whose
     /// amounts are per-second quantities (0 when no time is covered yet).
     public func average(at now: Instant) -> Double {
-        let seconds = covered(at: now).seconds
+        let seconds = covered(at: now).inSeconds
         return seconds > 0 ? sum(at: now) / seconds : 0
     }
 

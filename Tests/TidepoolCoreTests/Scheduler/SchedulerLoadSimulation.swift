@@ -15,8 +15,8 @@ struct SplitMix64 {
 
     /// A duration uniformly in `range` (millisecond resolution).
     mutating func duration(in range: ClosedRange<Duration>) -> Duration {
-        let low = range.lowerBound.nanoseconds / 1_000_000
-        let high = range.upperBound.nanoseconds / 1_000_000
+        let low = range.lowerBound.inNanoseconds / 1_000_000
+        let high = range.upperBound.inNanoseconds / 1_000_000
         guard high > low else { return range.lowerBound }
         return .milliseconds(low + Int64(next() % UInt64(high - low + 1)))
     }
@@ -145,12 +145,12 @@ struct LoadSimulation {
 
     private mutating func advanceClock(to t: Instant) {
         guard t > driver.now else { return }
-        let dt = (t - driver.now).seconds
+        let dt = (t - driver.now).inSeconds
         for (instance, work) in remainingWork where !work.isEmpty {
             cpuTotal[instance, default: 0] += dt
             for request in work.keys { remainingWork[instance]?[request]! -= dt / Double(work.count) }
         }
-        instanceSeconds += Double(driver.scheduler.instances.count) * (t - driver.now).seconds
+        instanceSeconds += Double(driver.scheduler.instances.count) * (t - driver.now).inSeconds
         driver.now = t
     }
 
@@ -168,7 +168,7 @@ struct LoadSimulation {
                 executorInFlight[instance, default: []].insert(request)
                 let work = rng.duration(in: serviceTime)
                 if cpuBound {
-                    remainingWork[instance, default: [:]][request] = work.seconds
+                    remainingWork[instance, default: [:]][request] = work.inSeconds
                     dispatchedAt[request] = now
                     workOf[request] = work
                 } else {
