@@ -1,0 +1,96 @@
+/// How busy one instance's interpreter is: its CPU time divided by the time it
+/// had work in flight, over a short window (≈ 1 for a pegged interpreter).
+///
+/// Python runs one thread at a time (the GIL), so an instance whose process
+/// uses ~100 % of a core while it works gains nothing from more concurrent
+/// requests: they only wait for the GIL and raise everyone's latency. The
+/// scheduler stops placing on a saturated instance and scales out instead;
+/// that is what makes CPU-bound apps spread and I/O-bound apps pack.
+///
+/// Why divide by *busy* time and not by all wall time: an instance that works
+/// in bursts (CPU-bound requests, then idle while clients think) would
+/// otherwise look half-saturated and keep taking whole bursts onto one
+/// interpreter. Busy time is exactly known to the scheduler (it knows what is
+/// in flight); idle time says nothing about what more work would do.
+///
+/// Two CPU sources, the higher share wins (either one seeing a saturated
+/// interpreter is enough):
+/// - `stats` frames: the process's CPU total; the share is the CPU used
+///   between the oldest sample still in the window and the newest, over the
+///   busy time between them. Live even while a long request runs.
+/// - finished requests: each request's CPU spread over its wall time, over
+///   the busy time in the window. Works without stats, but only sees requests
+///   once they are done.
+public struct CPUSaturation: Equatable, Sendable {
+    public let window: Duration
+    private var cpuFromRequests: SlidingWindow
+    private var busy: SlidingWindow
+    /// All busy time so far, so stats samples can be compared with it.
+    public private(set) var busyTotal: Duration = .zero
+    /// Stats samples, oldest first; the oldest is the last one at or before
+    /// the window's start, so the window is spanned.
+    private var samples: [Sample] = []
+
+    /// Below this much busy time a share is noise: report 0.
+    static let minimumBusy: Duration = .milliseconds(1)
+
+    private struct Sample: Equatable, Sendable {
+        var at: Instant
+        var cpu: Duration
+        var busy: Duration
+    }
+
+    public init(window: Duration, since origin: Instant) {
+        self.window = window
+        cpuFromRequests = SlidingWindow(length: window, origin: origin, bucketCount: 20)
+        busy = SlidingWindow(length: window, origin: origin, bucketCount: 20)
+    }
+
+    /// The instance had work in flight from `start` to `end`.
+    public mutating func recordBusy(from start: Instant, to end: Instant) {
+        guard end > start else { return }
+        busy.add((end - start).inSeconds, from: start, to: end)
+        busyTotal += end - start
+    }
+
+    /// A request finished on this instance having used `cpu` over `wall`.
+    public mutating func recordRequest(cpu: Duration, wall: Duration, finishedAt now: Instant) {
+        cpuFromRequests.add(cpu.inSeconds, from: now - wall, to: now)
+    }
+
+    /// A stats frame reported the process's total CPU time. Record the busy
+    /// time up to `now` first.
+    public mutating func recordStats(cpuTotal: Duration, at now: Instant) {
+        let sample = Sample(at: now, cpu: cpuTotal, busy: busyTotal)
+        if let last = samples.last, now <= last.at {
+            samples[samples.count - 1] = sample
+        } else {
+            samples.append(sample)
+        }
+        let windowStart = now - window
+        while samples.count > 2, samples[1].at <= windowStart {
+            samples.removeFirst()
+        }
+    }
+
+    /// The CPU share of the busy time in the window ending at `now`: 0 when
+    /// nothing is known, about 1 for a pegged interpreter.
+    public func share(at now: Instant) -> Double {
+        max(statsShare(at: now) ?? 0, requestShare(at: now))
+    }
+
+    private func requestShare(at now: Instant) -> Double {
+        let busySeconds = busy.sum(at: now)
+        guard busySeconds >= Self.minimumBusy.inSeconds else { return 0 }
+        return cpuFromRequests.sum(at: now) / busySeconds
+    }
+
+    private func statsShare(at now: Instant) -> Double? {
+        // Stats older than the window say nothing about now.
+        guard samples.count >= 2, let newest = samples.last, newest.at > now - window else { return nil }
+        let oldest = samples[0]
+        let busySeconds = (newest.busy - oldest.busy).inSeconds
+        guard busySeconds >= Self.minimumBusy.inSeconds else { return nil }
+        return max(0, (newest.cpu - oldest.cpu).inSeconds / busySeconds)
+    }
+}

@@ -1,0 +1,357 @@
+/// The Fluid scheduler: decides where every request goes and how many
+/// instances run. A pure state machine: the host feeds it `SchedulerEvent`s
+/// and executes the `SchedulerAction`s each call returns, in order; nothing
+/// else decides. No IO, no clock, no threads, so the same value drives the
+/// real host, `tidepool simulate` and the unit tests.
+///
+/// Lifecycle for the executor:
+/// 1. `var scheduler = try Scheduler(config:machineMemoryBytes:)`
+/// 2. `scheduler.handle(.tick(now:))` once: it starts `minInstances`.
+/// 3. Feed every event as it happens, plus a `tick` every
+///    `config.suggestedTickInterval`; execute the returned actions.
+///
+/// One call may return many actions: e.g. a request that cannot be placed is
+/// queued *and* instances are started in the same call.
+public struct Scheduler: Sendable {
+    public let config: SchedulerConfig
+    /// `config.maxInstances`, or the count derived from the machine's memory.
+    public let maxInstances: Int
+    /// Every instance the scheduler has not stopped, killed or seen die.
+    public private(set) var instances: [InstanceID: InstanceRecord] = [:]
+    /// Requests waiting for a slot.
+    public private(set) var queue = RequestQueue()
+    /// Requests holding a slot on some instance.
+    public private(set) var running: [RequestID: RunningRequest] = [:]
+    public private(set) var autoscaler: Autoscaler
+    /// The last time the pool grew or shrank, and why.
+    public private(set) var lastScale: ScaleEvent?
+
+    /// Starts that died before answering ready, in a row. From
+    /// `crashLoopThreshold` on, starts back off exponentially so an app that
+    /// cannot import does not become a fork storm.
+    public private(set) var failedStartsInARow = 0
+    /// No start before this instant (crash-loop back-off).
+    public private(set) var startsBlockedUntil: Instant?
+    public static let crashLoopThreshold = 3
+    public static let crashLoopMaxBackoff: Duration = .seconds(30)
+
+    private var nextInstanceNumber = 1
+    private var lastNow: Instant?
+
+    /// A request on an instance.
+    public struct RunningRequest: Equatable, Sendable {
+        public var instance: InstanceID
+        public var dispatchedAt: Instant
+        /// Already answered with 504; still occupies its slot.
+        public var timedOut = false
+        /// The client left; still occupies its slot.
+        public var cancelled = false
+    }
+
+    /// One change of the pool size.
+    public struct ScaleEvent: Equatable, Sendable {
+        public enum Direction: String, Sendable { case up, down }
+        public var direction: Direction
+        public var reason: ScaleReason
+        public var count: Int
+        public var at: Instant
+    }
+
+    /// - Parameter machineMemoryBytes: the machine's memory, used when
+    ///   `config.maxInstances` is nil.
+    /// - Throws: the first of `config.validate(machineMemoryBytes:)`'s errors.
+    public init(config: SchedulerConfig, machineMemoryBytes: UInt64) throws(SchedulerConfig.ValidationError) {
+        if let error = config.validate(machineMemoryBytes: machineMemoryBytes).first { throw error }
+        self.config = config
+        maxInstances = config.resolvedMaxInstances(machineMemoryBytes: machineMemoryBytes)
+        autoscaler = Autoscaler(config: config, origin: .zero)
+    }
+
+    /// Applies one event and returns what to do about it.
+    public mutating func handle(_ event: SchedulerEvent) -> [SchedulerAction] {
+        // Time never runs backwards here, whatever the caller's clock did.
+        let now = max(event.now, lastNow ?? event.now)
+        if lastNow == nil { autoscaler = Autoscaler(config: config, origin: now) }
+        lastNow = now
+        autoscaler.advance(to: now)
+
+        var step = Step(now: now)
+        switch event {
+        case .requestArrived(let id, _):
+            arrive(id, &step)
+        case .requestFinished(let id, _, let cpu, let wall, _):
+            finish(id, cpu: cpu, wall: wall, &step)
+        case .requestCancelled(let id, _):
+            if !queue.remove(id) { running[id]?.cancelled = true }
+        case .instanceReady(let id, let kind, let startDuration, _):
+            if var instance = instances[id], instance.isStarting {
+                instance.state = .ready
+                instance.readyAt = now
+                instance.lastUsed = now
+                instance.startKind = kind
+                instance.startDuration = startDuration
+                // Its CPU share is measured from when it could first work.
+                instance.cpu = CPUSaturation(window: config.saturationWindow, since: now)
+                instance.concurrencyLimit = learnedConcurrencyLimit
+                instance.limitChangedAt = now
+                instance.busyMark = now
+                instances[id] = instance
+                failedStartsInARow = 0
+                startsBlockedUntil = nil
+            }
+        case .instanceDied(let id, _):
+            died(id, &step)
+        case .instanceStats(let id, let rssBytes, let cpuTotal, _):
+            instances[id]?.rssBytes = rssBytes
+            instances[id]?.accountBusy(until: now)
+            instances[id]?.cpu.recordStats(cpuTotal: cpuTotal, at: now)
+            step.cpuNews = [id]
+        case .tick:
+            enforceDeadlines(&step)
+            step.cpuNews = instances.keys.sorted()
+            for id in step.cpuNews { instances[id]?.accountBusy(until: now) }
+        }
+
+        // New CPU information: adapt the concurrency limits it concerns.
+        for id in step.cpuNews {
+            instances[id]?.adaptConcurrencyLimit(
+                slots: config.slotsPerInstance, threshold: config.saturationThreshold,
+                period: config.saturationWindow / 2, now: now)
+        }
+
+        expireQueue(&step)
+        dispatchQueued(&step)
+        endStuckAndDrained(&step)
+        scale(&step)
+        endStuckAndDrained(&step)
+        autoscaler.setCurrent(Autoscaler.demand(of: instances.values, waiting: queue.count, config: config, now: now))
+        return step.actions
+    }
+
+    /// What one `handle` call accumulates.
+    private struct Step {
+        let now: Instant
+        var actions: [SchedulerAction] = []
+        /// Why instances are being replaced, if this event killed or lost some.
+        var cause: ScaleReason?
+        /// Requests turned away for a full queue: demand the queue could not hold.
+        var turnedAway = 0
+        /// Instances with new CPU information (a finish, a stats frame; all on tick).
+        var cpuNews: [InstanceID] = []
+    }
+
+    // MARK: - Requests
+
+    private mutating func arrive(_ id: RequestID, _ step: inout Step) {
+        guard running[id] == nil, !queue.contains(id) else { return } // duplicate: keep the first
+        // Older requests go first: they may have expired or found a slot by now.
+        expireQueue(&step)
+        dispatchQueued(&step)
+        if queue.isEmpty, let target = place(step.now) {
+            dispatch(id, to: target, &step)
+        } else if queue.count < config.queueDepth {
+            queue.append(id, arrivedAt: step.now)
+        } else {
+            step.actions.append(.reject(id, .throttled))
+            step.turnedAway += 1
+        }
+    }
+
+    private mutating func finish(_ id: RequestID, cpu: Duration, wall: Duration, _ step: inout Step) {
+        // The scheduler's own record says where it ran; a stale report is ignored.
+        guard let request = running.removeValue(forKey: id) else { return }
+        instances[request.instance]?.accountBusy(until: step.now)
+        instances[request.instance]?.inFlight.remove(id)
+        instances[request.instance]?.lastUsed = step.now
+        instances[request.instance]?.cpu.recordRequest(cpu: cpu, wall: wall, finishedAt: step.now)
+        step.cpuNews = [request.instance]
+    }
+
+    private func place(_ now: Instant) -> InstanceID? {
+        Placement.choose(
+            among: instances.values, slotsPerInstance: config.slotsPerInstance,
+            saturationThreshold: config.saturationThreshold, now: now)
+    }
+
+    private mutating func dispatch(_ id: RequestID, to instance: InstanceID, _ step: inout Step) {
+        running[id] = RunningRequest(instance: instance, dispatchedAt: step.now)
+        instances[instance]?.accountBusy(until: step.now)
+        instances[instance]?.inFlight.insert(id)
+        instances[instance]?.lastUsed = step.now
+        step.actions.append(.dispatch(id, to: instance))
+    }
+
+    /// FIFO: the oldest waiting request takes the first free slot.
+    private mutating func dispatchQueued(_ step: inout Step) {
+        while queue.first != nil, let target = place(step.now), let next = queue.popFirst() {
+            dispatch(next.id, to: target, &step)
+        }
+    }
+
+    /// Requests that waited `queueTimeout` get 503.
+    private mutating func expireQueue(_ step: inout Step) {
+        while let head = queue.first, step.now - head.arrivedAt >= config.queueTimeout {
+            _ = queue.popFirst()
+            step.actions.append(.reject(head.id, .throttled))
+        }
+    }
+
+    /// 504 for requests past `maxDuration` (their slot stays taken), and
+    /// drain for instances holding one past `maxDuration` + `stuckGrace`.
+    private mutating func enforceDeadlines(_ step: inout Step) {
+        for id in running.keys.sorted() {
+            guard let request = running[id] else { continue }
+            let age = step.now - request.dispatchedAt
+            if !request.timedOut, age >= config.maxDuration {
+                running[id]?.timedOut = true
+                if !request.cancelled { step.actions.append(.reject(id, .invocationTimeout)) }
+            }
+            if age >= config.maxDuration + config.stuckGrace,
+               var instance = instances[request.instance], !instance.isStuck {
+                instance.isStuck = true
+                instance.state = .draining(.stuck)
+                instances[instance.id] = instance
+                step.actions.append(.drain(instance.id, reason: .stuck))
+                step.cause = .stuck
+                lastScale = ScaleEvent(direction: .down, reason: .stuck, count: 1, at: step.now)
+            }
+        }
+    }
+
+    // MARK: - Instances
+
+    private mutating func died(_ id: InstanceID, _ step: inout Step) {
+        guard let instance = instances.removeValue(forKey: id) else { return }
+        if instance.isStarting {
+            failedStartsInARow += 1
+            if failedStartsInARow >= Self.crashLoopThreshold {
+                let doublings = min(failedStartsInARow - Self.crashLoopThreshold, 10)
+                startsBlockedUntil = step.now + min(Self.crashLoopMaxBackoff, .seconds(1) * (1 << doublings))
+            }
+        }
+        var failed: [RequestID] = []
+        for requestID in instance.inFlight.sorted() {
+            if let request = running.removeValue(forKey: requestID), !request.timedOut, !request.cancelled {
+                failed.append(requestID)
+            }
+        }
+        if !failed.isEmpty { step.actions.append(.failRequests(failed, .noResponse)) }
+        step.cause = .died
+    }
+
+    /// Stop drained instances with nothing in flight; kill stuck ones whose
+    /// every remaining request is past its own deadline (already answered).
+    private mutating func endStuckAndDrained(_ step: inout Step) {
+        for id in instances.keys.sorted() {
+            guard let instance = instances[id], instance.isDraining else { continue }
+            if instance.inFlight.isEmpty {
+                instances[id] = nil
+                step.actions.append(.stop(id))
+            } else if instance.isStuck, instance.inFlight.allSatisfy({ running[$0]?.timedOut ?? true }) {
+                for requestID in instance.inFlight { running[requestID] = nil }
+                instances[id] = nil
+                step.actions.append(.kill(id))
+                step.cause = .stuck
+            }
+        }
+    }
+
+    // MARK: - Scaling
+
+    private mutating func scale(_ step: inout Step) {
+        let readyCount = instances.values.count(where: \.isServing)
+        autoscaler.updatePanic(now: step.now, readyInstances: readyCount)
+        let plan = plan(at: step.now, turnedAway: step.turnedAway)
+
+        if plan.live < plan.target {
+            if let until = startsBlockedUntil, step.now < until { return } // crash loop: back off
+            let startingCount = instances.values.count(where: \.isStarting)
+            let count = min(
+                plan.target - plan.live,
+                config.maxStartsInFlight - startingCount,
+                maxInstances - instances.count)
+            guard count > 0 else { return }
+            var first: ScaleReason?
+            for k in 0..<count {
+                // Each start names the rule that asks for it at that pool size.
+                let reason = step.cause ?? plan.growthReason(live: plan.live + k)
+                first = first ?? reason
+                let id = InstanceID(nextInstanceNumber)
+                nextInstanceNumber += 1
+                instances[id] = InstanceRecord(
+                    id: id, reason: reason, requestedAt: step.now, saturationWindow: config.saturationWindow)
+                step.actions.append(.start(id, reason: reason))
+            }
+            lastScale = ScaleEvent(direction: .up, reason: first ?? .load, count: count, at: step.now)
+        } else if plan.live > plan.keep, !autoscaler.isPanicking {
+            // Least recently used first; only instances idle for idleTimeout.
+            let idle = instances.values
+                .filter { $0.isServing && $0.inFlight.isEmpty && step.now - $0.lastUsed >= config.idleTimeout }
+                .sorted { ($0.lastUsed, $0.id) < ($1.lastUsed, $1.id) }
+            let count = min(plan.live - plan.keep, idle.count)
+            guard count > 0 else { return }
+            for instance in idle.prefix(count) {
+                // Idle means nothing in flight: it may stop right after the drain.
+                instances[instance.id] = nil
+                step.actions.append(.drain(instance.id, reason: .idle))
+                step.actions.append(.stop(instance.id))
+            }
+            lastScale = ScaleEvent(direction: .down, reason: .idle, count: count, at: step.now)
+        }
+    }
+
+    /// The scaling arithmetic at one moment (see `Autoscaler`).
+    struct Plan {
+        var demand: Autoscaler.Demand
+        /// Instances the waiting requests need right now (0 when none wait).
+        var immediate: Int
+        var window: Int
+        /// Pool size to grow to.
+        var target: Int
+        /// Pool size the stable window lets us shrink to.
+        var keep: Int
+        /// Serving plus starting instances.
+        var live: Int
+        var minInstances: Int
+        var panicking: Bool
+        /// Some instance has free slots it may not use because it is saturated.
+        var saturatedWithRoom: Bool
+
+        /// The rule that asks for one more instance when `live` exist.
+        func growthReason(live: Int) -> ScaleReason {
+            if immediate > live { return saturatedWithRoom ? .saturation : .queue }
+            if panicking, window > live { return .panic }
+            if live < minInstances { return .minimum }
+            if window > live { return .load }
+            return .spare
+        }
+    }
+
+    func plan(at now: Instant, turnedAway: Int = 0) -> Plan {
+        let waiting = queue.count + turnedAway
+        let demand = Autoscaler.demand(of: instances.values, waiting: waiting, config: config, now: now)
+        let immediate = waiting > 0 ? Autoscaler.instances(for: demand.instances) : 0
+        let window = autoscaler.windowDesired(at: now)
+        let spare = config.spareInstances
+        let target = min(maxInstances, max(config.minInstances, max(immediate, window) + spare))
+        let keep = min(maxInstances, max(config.minInstances, max(autoscaler.keepDesired(at: now), immediate) + spare))
+        let live = instances.values.count { $0.isServing || $0.isStarting }
+        let slots = config.slotsPerInstance
+        let saturatedWithRoom = instances.values.contains {
+            $0.isServing && $0.inFlight.count < slots
+                && ($0.isHeldBySaturation(at: now, threshold: config.saturationThreshold)
+                    || $0.inFlight.count >= $0.slotLimit(slots: slots))
+        }
+        return Plan(
+            demand: demand, immediate: immediate, window: window, target: target, keep: keep, live: live,
+            minInstances: config.minInstances, panicking: autoscaler.isPanicking,
+            saturatedWithRoom: saturatedWithRoom)
+    }
+
+    /// The limit the serving instances learned (their median), which a new
+    /// instance starts from: it runs the same app. `Int.max` when none learned.
+    var learnedConcurrencyLimit: Int {
+        let limits = instances.values.filter(\.isServing).map(\.concurrencyLimit).sorted()
+        return limits.isEmpty ? Int.max : limits[(limits.count - 1) / 2]
+    }
+}

@@ -1,0 +1,96 @@
+import Testing
+@testable import TidepoolCore
+
+/// The measuring parts: time-weighted windows, CPU share, and the snapshot.
+@Suite struct SchedulerWindowTests {
+    let t0 = Instant.zero
+
+    @Test func aConstantValueAveragesToItself() {
+        var w = SlidingWindow(length: .seconds(10), origin: t0)
+        w.add(3 * 4, from: t0, to: t0 + .seconds(4)) // concurrency 3 for 4 s
+        #expect(abs(w.average(at: t0 + .seconds(4)) - 3) < 1e-9)
+    }
+
+    @Test func aYoungWindowAveragesOverWhatItHasSeen() {
+        var w = SlidingWindow(length: .seconds(60), origin: t0)
+        w.add(10, from: t0, to: t0 + .seconds(1))
+        #expect(abs(w.average(at: t0 + .seconds(1)) - 10) < 1e-9)
+        #expect(abs(w.average(at: t0 + .seconds(2)) - 5) < 1e-9) // 1 s of 10, 1 s of nothing
+    }
+
+    @Test func oldAmountsLeaveTheWindow() {
+        var w = SlidingWindow(length: .seconds(6), origin: t0, bucketCount: 6)
+        w.add(6, from: t0, to: t0 + .seconds(1))
+        #expect(w.sum(at: t0 + .seconds(5)) == 6)
+        #expect(w.sum(at: t0 + .seconds(8)) == 0)
+        // Reusing the ring slot later does not resurrect the old amount.
+        w.add(1, from: t0 + .seconds(20), to: t0 + .seconds(21))
+        #expect(w.sum(at: t0 + .seconds(21)) == 1)
+        #expect(w.average(at: t0 + .seconds(60)) == 0)
+    }
+
+    @Test func anAmountIsSpreadOverItsInterval() {
+        var w = SlidingWindow(length: .seconds(4), origin: t0, bucketCount: 4)
+        w.add(8, from: t0, to: t0 + .seconds(8)) // half of it is older than the window
+        #expect(abs(w.sum(at: t0 + .seconds(8)) - 4) < 1e-9)
+    }
+
+    @Test func cpuShareFromStatsIsTheDeltaOverBusyTime() {
+        var cpu = CPUSaturation(window: .seconds(2), since: t0)
+        cpu.recordStats(cpuTotal: .seconds(10), at: t0)
+        #expect(cpu.share(at: t0) == 0) // one sample says nothing yet
+        cpu.recordBusy(from: t0, to: t0 + .seconds(1))
+        cpu.recordStats(cpuTotal: .seconds(10) + .milliseconds(500), at: t0 + .seconds(1))
+        #expect(abs(cpu.share(at: t0 + .seconds(1)) - 0.5) < 1e-9)
+        cpu.recordBusy(from: t0 + .seconds(1), to: t0 + .seconds(3))
+        cpu.recordStats(cpuTotal: .seconds(11) + .milliseconds(500), at: t0 + .seconds(2))
+        cpu.recordStats(cpuTotal: .seconds(12) + .milliseconds(500), at: t0 + .seconds(3))
+        #expect(abs(cpu.share(at: t0 + .seconds(3)) - 1) < 1e-9) // last 2 s: pegged
+        #expect(cpu.share(at: t0 + .seconds(10)) == 0) // stale stats say nothing
+    }
+
+    @Test func idleTimeDoesNotDiluteTheShare() {
+        // Busy 0.5 s of every second, using all of a core while busy: saturated.
+        var cpu = CPUSaturation(window: .seconds(2), since: t0)
+        cpu.recordStats(cpuTotal: .zero, at: t0)
+        for second in 0..<2 {
+            let start = t0 + .seconds(second)
+            cpu.recordBusy(from: start, to: start + .milliseconds(500))
+            cpu.recordStats(cpuTotal: .milliseconds(500 * (second + 1)), at: start + .seconds(1))
+        }
+        #expect(abs(cpu.share(at: t0 + .seconds(2)) - 1) < 1e-9)
+    }
+
+    @Test func cpuShareFromFinishedRequests() {
+        var cpu = CPUSaturation(window: .seconds(2), since: t0)
+        cpu.recordBusy(from: t0, to: t0 + .seconds(1))
+        cpu.recordRequest(cpu: .milliseconds(900), wall: .seconds(1), finishedAt: t0 + .seconds(1))
+        #expect(abs(cpu.share(at: t0 + .seconds(1)) - 0.9) < 1e-9)
+        #expect(cpu.share(at: t0 + .seconds(4)) == 0)
+    }
+
+    @Test func theSnapshotExplainsTheDecision() throws {
+        var d = try Driver {
+            $0.maxConcurrency = 4
+            $0.targetUtilisation = 0.5
+        }
+        d.boot()
+        d.arrive(1...6) // 4 run on i1, 2 wait: 6 ÷ 2 = 3 instances
+        let s = d.snapshot
+        #expect(s.queued == 2)
+        #expect(s.inFlight == 4)
+        #expect(s.immediateDesired == 3)
+        #expect(s.desired == 3)
+        #expect(s.lastScale?.reason == .queue)
+        #expect(s.lastScale?.direction == .up)
+        #expect(s.count(inState: "busy") == 1)
+        #expect(s.count(inState: "starting") == 2)
+        #expect(s.maxInstances == 256) // 64 GiB ÷ 256 MiB
+        d.wait(.seconds(2))
+        let later = d.snapshot
+        #expect(later.oldestQueuedWait == .seconds(2))
+        #expect(abs(later.stableAverageConcurrency - 6) < 1e-9)
+        #expect(abs(later.stableAverageDemand - 3) < 1e-9)
+        #expect(later.stableDesired == 3)
+    }
+}
