@@ -9,8 +9,10 @@ time, cold starts, p50/p99 latency, errors and instance-seconds.
     python3 LoadTests/scaling-report.py io cpu          # some of them
 
 Scenarios: io (64 clients, /api/sleep?ms=50, fluid), cpu (64 clients,
-/api/cpu?ms=40, fluid), classic (the io load in classic mode). Each client
-sends ROUNDS requests back to back. Needs .build/release/tidepool.
+/api/cpu?ms=40, fluid), classic (the io load in classic mode), io16 and
+cpu16 (the same with 16 clients). Each client sends its rounds back to back.
+Settings: minInstances 1, maxInstances 8, idleTimeout 1.5 s, stableWindow
+3 s, panicWindow 1 s. Needs .build/release/tidepool.
 """
 
 import http.client
@@ -28,11 +30,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BINARY = REPO / ".build" / "release" / "tidepool"
-CONCURRENCY = 64
-SCENARIOS = {
-    "io": ("fluid", "/api/sleep?ms=50", 12),
-    "cpu": ("fluid", "/api/cpu?ms=40", 3),
-    "classic": ("classic", "/api/sleep?ms=50", 12),
+SCENARIOS = {  # name: (mode, path, rounds per client, clients)
+    "io": ("fluid", "/api/sleep?ms=50", 12, 64),
+    "cpu": ("fluid", "/api/cpu?ms=40", 3, 64),
+    "classic": ("classic", "/api/sleep?ms=50", 12, 64),
+    "io16": ("fluid", "/api/sleep?ms=50", 12, 16),
+    "cpu16": ("fluid", "/api/cpu?ms=40", 6, 16),
 }
 CONFIG = "stableWindow = 3\npanicWindow = 1\nqueueTimeout = 30\n"
 
@@ -74,7 +77,7 @@ def start(mode: str, workdir: Path) -> tuple[subprocess.Popen, int]:
 
 
 def run(name: str, workdir: Path) -> dict:
-    mode, path, rounds = SCENARIOS[name]
+    mode, path, rounds, concurrency = SCENARIOS[name]
     proc, port = start(mode, workdir)
     samples: list[tuple[float, int, int]] = []
     stop = threading.Event()
@@ -115,8 +118,8 @@ def run(name: str, workdir: Path) -> dict:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     load_start = time.monotonic() - t0
-    with ThreadPoolExecutor(CONCURRENCY) as pool:
-        list(pool.map(client, range(CONCURRENCY)))
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(client, range(concurrency)))
     load_end = time.monotonic() - t0
     # Keep sampling until the pool is back to one instance (or 20 s).
     idle_deadline = time.monotonic() + 20
@@ -131,7 +134,7 @@ def run(name: str, workdir: Path) -> dict:
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
     instance_seconds = sum(n * 0.25 for t, n, _ in samples if load_start <= t <= load_end + 0.25)
     return {
-        "scenario": name, "mode": mode, "path": path, "requests": len(latencies),
+        "scenario": name, "mode": mode, "clients": concurrency, "path": path, "requests": len(latencies),
         "codes": codes, "p50_ms": round(pick(0.50), 1), "p99_ms": round(pick(0.99), 1),
         "load_seconds": round(load_end - load_start, 2),
         "peak_instances": max((n for _, n, _ in samples), default=0),

@@ -221,6 +221,8 @@ extension HostRuntime {
             }
         }
         instances[record.id] = nil
+        // An app that cannot start while the host starts: stop (no replacement).
+        if phase == .starting && !record.isReady { beginStop(status: 1) }
         report(.instanceDied(Self.scheduler(record.id), now: now))
         // Requests the scheduler did not list (already answered 504, or their
         // client left) are still held here: free them.
@@ -230,7 +232,6 @@ extension HostRuntime {
                 failOnDeadInstance(pending)
             }
         }
-        if phase == .starting && !record.isReady { beginStop(status: 1) }
     }
 
     /// Reaps every exited child (SIGCHLD, and during shutdown).
