@@ -195,3 +195,23 @@ def test_first_response_of_a_new_instance_has_server_timing(tidepool, mode):
     assert "first-call;dur=" in timing, timing
     assert ("fork;dur=" in timing) if mode == "fork" else ("import;dur=" in timing), timing
     assert "server-timing" not in server.get("/api/hello").headers
+
+
+def test_vercel_json_functions_feed_the_scheduler_and_flags_win(tmp_path):
+    from conftest import Tidepool, prepare_project
+    import json
+    project = prepare_project("example", tmp_path)
+    (project / "vercel.json").write_text(json.dumps(
+        {"functions": {"main.py": {"maxDuration": 1, "maxConcurrency": 4, "memory": 512}}}))
+    for flags, expected in [([], {"maxDurationSeconds": 1, "maxConcurrency": 4, "instanceMemoryMB": 512}),
+                            (["--max-duration", "5"], {"maxDurationSeconds": 5, "maxConcurrency": 4})]:
+        server = Tidepool(project, tmp_path / "logs", extra_args=flags)
+        try:
+            server.wait_ready()
+            config = server.status()["scheduler"]["config"]
+            assert {k: config[k] for k in expected} == expected, config
+            if not flags:
+                r = server.get("/api/sleep?ms=3000", timeout=20)
+                assert r.status_code == 504 and r.headers.get("x-tidepool-error") == "FUNCTION_INVOCATION_TIMEOUT"
+        finally:
+            server.stop()
