@@ -11,7 +11,7 @@ import TidepoolCore
 /// `x-tidepool-error` header): 400 for a request it cannot parse, 413 for a
 /// body over `maxRequestBodyBytes` (decided from Content-Length as soon as the
 /// head is read, or while a chunked body grows past it: the rest is never
-/// read) and 413 — not 431, which it has no way to say — for a head over
+/// read) and 400 — not 431, which it has no way to say — for a head over
 /// `maxHeaderBytes`. Each of these closes the connection.
 extension HostRuntime {
     /// Called once on the new evhttp server, before it accepts anything.

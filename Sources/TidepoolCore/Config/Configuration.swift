@@ -23,7 +23,7 @@ public struct Configuration: Equatable, Sendable {
     /// Content-Length) is not limited.
     public var maxResponseBodyBytes: Int = 4_500_000
     /// Largest request head (request line + headers), in bytes. evhttp 2.1
-    /// answers a larger one itself with 413 and closes (it cannot say 431).
+    /// answers a larger one itself with 400 and closes (it cannot say 431).
     public var maxHeaderBytes: Int = 32_768
     /// Longest request target, in bytes: longer ones get 414.
     public var maxURIBytes: Int = 8_192
