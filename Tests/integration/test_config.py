@@ -34,7 +34,9 @@ def test_shipped_config_uncommented_equals_defaults(tmp_path):
                       "targetUtilisation", "stableWindow", "panicWindow", "panicThreshold", "idleTimeout",
                       "queueDepth", "queueTimeout", "maxDuration", "stuckGrace", "maxStartsInFlight",
                       "saturationThreshold", "saturationWindow", "instanceMemoryMB"}
-    assert set(keys) == {"host", "port", "start", "maxRequestBodyBytes"} | scheduler_keys
+    assert set(keys) == {"host", "port", "start", "maxRequestBodyBytes"} | scheduler_keys | {
+        # hardening (issue 7)
+        "maxResponseBodyBytes", "maxHeaderBytes", "maxURIBytes", "clientTimeout", "trustedProxies"}
     config = tmp_path / "all-keys.toml"
     config.write_text(uncommented)
     project = prepare_project("example", tmp_path)
@@ -70,6 +72,8 @@ def test_shipped_config_uncommented_equals_defaults(tmp_path):
     ("targetUtilisation = 1.5\n", "targetUtilisation"),
     ("idleTimeout = \"soon\"\n", "idleTimeout"),
     ("panicWindow = 120\n", "panicWindow"),
+    ("trustedProxies = [\"10.0.0.0/33\"]\n", "trustedProxies"),
+    ("clientTimeout = 0\n", "clientTimeout"),
 ])
 def test_bad_config_is_rejected(tmp_path, text, needle):
     config = tmp_path / "bad.toml"
