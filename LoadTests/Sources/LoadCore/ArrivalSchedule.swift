@@ -39,35 +39,38 @@ public struct ArrivalSchedule: Sendable {
         self.random = SeededRandom(seed: scenario.seed)
     }
 
+    /// Arrival "work" still to cover before the next send: 1 for constant arrivals,
+    /// an Exp(1) draw for Poisson. Sends fall where the integral of the rate
+    /// reaches it (a time-changed process), so ramps — even from 0 — are exact.
+    private var remaining: Double?
+
     /// The next send, or nil when the scenario's open-loop phases are over.
     public mutating func next() -> Send? {
         while let (index, start) = scenario.phase(at: clock) {
             let phase = scenario.phases[index]
             let end = start + phase.durationSeconds
-            guard case .rate(_, _, let arrival) = phase.load else {
+            guard case .rate(let from, let to, let arrival) = phase.load else {
                 clock = end
+                remaining = nil
                 continue
             }
+            let work = remaining ?? (arrival == .constant ? 1 : -log1p(-random.unit()))
             let rate = phase.rate(atOffset: clock - start)
-            guard rate > 0 else {
-                // Nothing at a zero rate: move on in small steps so a ramp from 0 starts on time.
-                clock = min(end, clock + 0.01)
-                continue
-            }
-            let gap: Double
-            switch arrival {
-            case .constant: gap = 1 / rate
-            case .poisson: gap = -Foundation.log1p(-random.unit()) / rate
-            }
-            let time = clock + gap
-            if time >= end {
-                // The draw crossed into the next phase: restart there (memoryless for Poisson;
-                // for constant arrivals the next phase starts its own grid).
+            let slope = (to - from) / phase.durationSeconds
+            // Solve rate·Δ + slope·Δ²/2 = work for Δ (stable form, valid for any slope sign).
+            let root = rate * rate + 2 * slope * work
+            let denominator = rate + (root > 0 ? root.squareRoot() : 0)
+            let delta = root >= 0 && denominator > 0 ? 2 * work / denominator : .infinity
+            if clock + delta >= end {
+                // Not reached in this phase: carry what is left of the work into the next one.
+                let span = end - clock
+                remaining = max(0, work - (rate * span + slope * span * span / 2))
                 clock = end
                 continue
             }
-            clock = time
-            return Send(time: time, path: phase.routes.pick(random.unit()), phase: index)
+            remaining = nil
+            clock += delta
+            return Send(time: clock, path: phase.routes.pick(random.unit()), phase: index)
         }
         return nil
     }
