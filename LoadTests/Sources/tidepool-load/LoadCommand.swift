@@ -54,10 +54,14 @@ struct LoadCommand: ParsableCommand {
                 print(SummaryTable.render(summary), terminator: "")
                 if let out { print("report: \(out)/report.html") }
             }
+        } catch LoadError.usage(let why) {
+            throw ValidationError(why)
         } catch let error as LoadError {
-            throw ValidationError(error.description)
+            FileHandle.standardError.write(Data("tidepool-load: \(error.description)\n".utf8))
+            throw ExitCode.failure
         } catch let error as ScenarioError {
-            throw ValidationError(error.description)
+            FileHandle.standardError.write(Data("tidepool-load: \(error.description)\n".utf8))
+            throw ExitCode.failure
         }
     }
 
