@@ -29,7 +29,7 @@ import Testing
             scenario: "recorded", target: "http://127.0.0.1:1", startedAt: "2026-01-01T00:00:00Z", durationSeconds: 6,
             sent: rows.reduce(0) { $0 + $1.sent }, completed: rows.reduce(0) { $0 + $1.completed },
             errors: rows.reduce(0) { $0 + $1.errors }, errorsByCode: ["502": 1], latencyMs: .init(recorder.total),
-            lateSends: 0, maxLatenessMs: 0, generatorCPUSeconds: 0.1, peakInstances: pool.peak, meanInstances: pool.mean,
+            lateSends: 0, maxLatenessMs: 0, connectionWaits: 0, generatorCPUSeconds: 0.1, peakInstances: pool.peak, meanInstances: pool.mean,
             instanceSeconds: pool.seconds, coldStarts: rows.reduce(0) { $0 + $1.coldStarts }, activeCPUSeconds: nil,
             gbSeconds: nil, scheduler: false, minInstances: nil, finalInstances: pool.final)
         let scenario = Scenario(name: "recorded", description: "A <recorded> run.", phases: [
@@ -67,14 +67,14 @@ import Testing
         #expect(lines.dropFirst().allSatisfy { $0.count == TimelineCSV.header.count })
     }
 
-    @Test func htmlHasFourWellFormedOfflineChartsOnOneTimeAxis() throws {
+    @Test func htmlHasFiveWellFormedOfflineChartsOnOneTimeAxis() throws {
         let (report, _) = recorded()
         let html = report.html()
         #expect(html.hasPrefix("<!doctype html>"))
         #expect(html.contains("A &lt;recorded&gt; run."))
         for forbidden in ["<script", "src=", "href=", "@import", "url("] { #expect(!html.contains(forbidden)) }
         let svgs = html.components(separatedBy: "<svg").dropFirst().map { "<svg" + $0.components(separatedBy: "</svg>")[0] + "</svg>" }
-        #expect(svgs.count == 4)
+        #expect(svgs.count == 5)
         var widths: Set<String> = []
         for svg in svgs {
             let parser = XMLParser(data: Data(svg.utf8))
@@ -86,7 +86,7 @@ import Testing
             #expect(collector.phaseLines == 2)  // one dashed marker per phase start
         }
         #expect(widths.count == 1)
-        for title in ["Requests per second", "Latency", "Instances", "Cold starts"] { #expect(html.contains(title)) }
+        for title in ["Requests per second", "Latency", "Instances", "Cold starts", "Requests at the host"] { #expect(html.contains(title)) }
     }
 
     @Test func terminalTableAndCompareShowNAWhenMetricsAreMissing() {

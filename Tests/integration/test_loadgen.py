@@ -116,9 +116,9 @@ def test_report_files_parse_and_counts_agree(run):
     # The server answered exactly what the tool counted (fixed pool: instances keep their counters).
     if "scheduler" not in run["status"]:
         assert run["served"] == summary["completed"]
-    # HTML: four charts on one axis, each well-formed SVG, nothing fetched from outside.
+    # HTML: five charts on one axis, each well-formed SVG, nothing fetched from outside.
     svgs = [s.split("</svg>")[0] for s in html.split("<svg")[1:]]
-    assert len(svgs) == 4
+    assert len(svgs) == 5
     for svg in svgs:
         ET.fromstring("<svg" + svg + "</svg>")
     assert "<script" not in html and "src=" not in html

@@ -50,6 +50,9 @@ public struct Report: Sendable {
                 }),
                 .init(name: "starting", color: "#edc948", values: column { $0.instancesByState.map { Double($0["starting"] ?? 0) } }),
                 .init(name: "draining", color: "#b07aa1", values: column { $0.instancesByState.map { Double($0["draining"] ?? 0) } }),
+            ], markers: markers),
+            SVGChart(title: "Requests at the host", unit: "count", seconds: n, series: [
+                .init(name: "in flight", color: "#4e79a7", values: column { $0.inFlight.map(Double.init) }),
                 .init(name: "queued", color: "#9c755f", values: column { $0.queued.map(Double.init) }),
             ], markers: markers),
             SVGChart(title: "Cold starts", unit: "per second", seconds: n, series: [
@@ -104,6 +107,7 @@ public enum SummaryTable {
             ("errors", s.errors == 0 ? "0" : "\(s.errors) (\(codes))"),
             ("latency p50 / p90 / p99 / p99.9 / max", [s.latencyMs.p50, s.latencyMs.p90, s.latencyMs.p99, s.latencyMs.p999, s.latencyMs.max].map(ms).joined(separator: " / ")),
             ("late sends (> 1 ms) / max lateness", "\(s.lateSends) / \(ms(s.maxLatenessMs))"),
+            ("sends waiting for a connection", "\(s.connectionWaits)"),
             ("generator CPU", "\(fixed(s.generatorCPUSeconds)) s (\(fixed(generatorShare))% of one core)"),
             ("instances peak / mean / final", "\(opt(s.peakInstances)) / \(opt(s.meanInstances)) / \(opt(s.finalInstances))"),
             ("instance-seconds", opt(s.instanceSeconds)),

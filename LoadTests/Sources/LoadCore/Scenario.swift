@@ -14,7 +14,7 @@ public struct Scenario: Sendable, Equatable {
 
     public init(
         name: String, description: String = "", seed: UInt64 = 1, timeoutSeconds: Double = 30,
-        maxConnections: Int = 512, phases: [Phase]
+        maxConnections: Int = 4096, phases: [Phase]
     ) {
         self.name = name
         self.description = description

@@ -27,7 +27,7 @@ public enum ScenarioError: Error, CustomStringConvertible, Equatable {
 /// description = "…"
 /// seed = 1                  # arrivals and route choice are reproducible
 /// timeout = 30              # seconds before a request counts as `timeout`
-/// connections = 512         # most connections open at once
+/// connections = 4096        # most connections open at once
 /// routes = [{ path = "/api/hello", weight = 1 }]   # default mix for every phase
 ///
 /// [[phases]]
@@ -69,7 +69,7 @@ public enum ScenarioFile {
             description: try table["description"].map { try reader.string($0, key: "description") } ?? "",
             seed: UInt64(seed),
             timeoutSeconds: try table["timeout"].map { try reader.positive($0, key: "timeout") } ?? 30,
-            maxConnections: try table["connections"].map { try reader.int($0, key: "connections", atLeast: 1) } ?? 512,
+            maxConnections: try table["connections"].map { try reader.int($0, key: "connections", atLeast: 1) } ?? 4096,
             phases: phases
         )
     }

@@ -12,6 +12,8 @@ public struct Summary: Codable, Sendable, Equatable {
     /// Sends more than 1 ms late, and the worst lateness: the generator's own health.
     public var lateSends: Int
     public var maxLatenessMs: Double
+    /// Sends that waited for a free connection because `connections` were all busy.
+    public var connectionWaits: Int
     public var generatorCPUSeconds: Double
     public var peakInstances: Int?
     public var meanInstances: Double?
@@ -27,7 +29,7 @@ public struct Summary: Codable, Sendable, Equatable {
     public var finalInstances: Int?
 
     public init(
-        scenario: String, target: String, startedAt: String, durationSeconds: Double, sent: Int, completed: Int, errors: Int, errorsByCode: [String: Int], latencyMs: Latency, lateSends: Int, maxLatenessMs: Double, generatorCPUSeconds: Double, peakInstances: Int?, meanInstances: Double?, instanceSeconds: Double?, coldStarts: Int, activeCPUSeconds: Double?, gbSeconds: Double?, scheduler: Bool, minInstances: Int?, finalInstances: Int?
+        scenario: String, target: String, startedAt: String, durationSeconds: Double, sent: Int, completed: Int, errors: Int, errorsByCode: [String: Int], latencyMs: Latency, lateSends: Int, maxLatenessMs: Double, connectionWaits: Int, generatorCPUSeconds: Double, peakInstances: Int?, meanInstances: Double?, instanceSeconds: Double?, coldStarts: Int, activeCPUSeconds: Double?, gbSeconds: Double?, scheduler: Bool, minInstances: Int?, finalInstances: Int?
     ) {
         self.scenario = scenario
         self.target = target
@@ -40,6 +42,7 @@ public struct Summary: Codable, Sendable, Equatable {
         self.latencyMs = latencyMs
         self.lateSends = lateSends
         self.maxLatenessMs = maxLatenessMs
+        self.connectionWaits = connectionWaits
         self.generatorCPUSeconds = generatorCPUSeconds
         self.peakInstances = peakInstances
         self.meanInstances = meanInstances

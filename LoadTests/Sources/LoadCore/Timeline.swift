@@ -35,6 +35,8 @@ public struct TimelineRow: Codable, Sendable, Equatable {
     public var errorsByCode: [String: Int] = [:]
     /// Sends more than 1 ms after their scheduled time (the generator fell behind).
     public var lateSends = 0
+    /// Sends that waited for a free connection (all `connections` busy): the cap, not the clock.
+    public var connectionWaits = 0
     public var p50Ms: Double?
     public var p99Ms: Double?
     /// Instances by state at this second's poll; nil when the poll failed or had no `instances`.
@@ -68,10 +70,15 @@ public struct TimelineRecorder: Sendable {
     private static func second(_ t: Double) -> Int { max(0, Int(t.rounded(.down))) }
 
     /// A request left at `time` (seconds since start), `lateness` after its schedule.
-    public mutating func sent(at time: Double, lateness: Double) {
+    /// `waitedForConnection` sends count apart: their delay is the connection cap, not the generator.
+    public mutating func sent(at time: Double, lateness: Double, waitedForConnection: Bool = false) {
         let s = Self.second(time)
         ensure(s)
         rows[s].sent += 1
+        if waitedForConnection {
+            rows[s].connectionWaits += 1
+            return
+        }
         if lateness > 0.001 { rows[s].lateSends += 1 }
         maxLatenessSeconds = max(maxLatenessSeconds, lateness)
     }

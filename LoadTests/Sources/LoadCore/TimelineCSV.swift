@@ -4,7 +4,7 @@ public enum TimelineCSV {
     public static let knownStates = ["starting", "idle", "ready", "busy", "draining"]
 
     public static let header = [
-        "second", "sent", "completed", "errors", "errors_by_code", "late_sends", "p50_ms", "p99_ms",
+        "second", "sent", "completed", "errors", "errors_by_code", "late_sends", "connection_waits", "p50_ms", "p99_ms",
         "instances",
     ] + knownStates + ["other_state", "in_flight", "queued", "cold_starts"]
 
@@ -13,7 +13,7 @@ public enum TimelineCSV {
         for row in rows {
             let codes = row.errorsByCode.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ";")
             var fields = [
-                "\(row.second)", "\(row.sent)", "\(row.completed)", "\(row.errors)", codes, "\(row.lateSends)",
+                "\(row.second)", "\(row.sent)", "\(row.completed)", "\(row.errors)", codes, "\(row.lateSends)", "\(row.connectionWaits)",
                 row.p50Ms.map(format) ?? "", row.p99Ms.map(format) ?? "", row.instances.map(String.init) ?? "",
             ]
             for state in knownStates {

@@ -141,3 +141,23 @@ enum LoadError: Error, CustomStringConvertible {
         }
     }
 }
+
+/// Each connection is a file descriptor: raise the soft limit to the hard one
+/// and keep the connection cap below it, so an open-loop burst does not fail
+/// with EMFILE but waits (counted as connection waits).
+enum FileLimit {
+    static func connections(wanted: Int) -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return min(wanted, 900) }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        let usable = limit.rlim_cur >= rlim_t(Int.max) ? wanted : max(16, Int(limit.rlim_cur) - 64)
+        if usable < wanted {
+            FileHandle.standardError.write(Data("tidepool-load: open files limit allows \(usable) connections (scenario asks \(wanted))\n".utf8))
+        }
+        return min(wanted, usable)
+    }
+}

@@ -17,6 +17,7 @@ final class LoadRun {
     private var observer = PoolObserver()
     private var idle: [Connection] = []
     private var openConnections = 0
+    private let connectionLimit: Int
     /// Sends due while every connection was busy: (scheduled time, path, closed-loop phase).
     private var waiting: [(Double, String, Int?)] = []
     private var waitingHead = 0
@@ -40,6 +41,7 @@ final class LoadRun {
         guard let base = event_base_new_with_config(config) else { throw LoadError.eventLoop("event_base_new failed") }
         self.base = base
         schedule = ArrivalSchedule(scenario)
+        connectionLimit = FileLimit.connections(wanted: scenario.maxConnections)
         monitor = Connection(base: base, target: target, timeoutSeconds: 5)
     }
 
@@ -145,19 +147,19 @@ final class LoadRun {
         let connection: Connection
         if let reused = idle.popLast() {
             connection = reused
-        } else if openConnections < scenario.maxConnections {
+        } else if openConnections < connectionLimit {
             openConnections += 1
             connection = Connection(base: base, target: target, timeoutSeconds: scenario.timeoutSeconds)
         } else {
             waiting.append((scheduled, path, closedPhase))
             return
         }
-        send(scheduled: scheduled, path: path, closedPhase: closedPhase, on: connection)
+        send(scheduled: scheduled, path: path, closedPhase: closedPhase, on: connection, waited: false)
     }
 
-    private func send(scheduled: Double, path: String, closedPhase: Int?, on connection: Connection) {
+    private func send(scheduled: Double, path: String, closedPhase: Int?, on connection: Connection, waited: Bool) {
         let now = elapsed
-        recorder.sent(at: now, lateness: max(0, now - scheduled))
+        recorder.sent(at: now, lateness: max(0, now - scheduled), waitedForConnection: waited)
         let pending = InFlight(scheduled: scheduled, connection: connection) { [unowned self] pending, status, code, _ in
             self.completed(pending, status: status, code: code, closedPhase: closedPhase)
         }
@@ -179,7 +181,7 @@ final class LoadRun {
                     waiting.removeFirst(waitingHead)
                     waitingHead = 0
                 }
-                send(scheduled: scheduled, path: path, closedPhase: phase, on: connection)
+                send(scheduled: scheduled, path: path, closedPhase: phase, on: connection, waited: true)
             } else {
                 idle.append(connection)
             }

@@ -22,6 +22,7 @@ enum RunOutput {
             latencyMs: .init(result.recorder.total),
             lateSends: rows.reduce(0) { $0 + $1.lateSends },
             maxLatenessMs: result.recorder.maxLatenessSeconds * 1000,
+            connectionWaits: rows.reduce(0) { $0 + $1.connectionWaits },
             generatorCPUSeconds: Clock.cpuSeconds() - cpuBefore,
             peakInstances: pool.peak, meanInstances: pool.mean, instanceSeconds: pool.seconds,
             coldStarts: rows.reduce(0) { $0 + $1.coldStarts },
