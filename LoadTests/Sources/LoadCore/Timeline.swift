@@ -85,15 +85,17 @@ public struct TimelineRecorder: Sendable {
 
     /// A request finished at `time`; latency is from its scheduled send. `error` is nil for a 2xx/3xx
     /// answer, else the `x-tidepool-error` code, the HTTP status, or a transport failure name.
+    /// Only successful answers enter the latency histograms: fast rejections (429 while the queue
+    /// is full) would otherwise pull the percentiles down exactly when the host is overloaded.
     public mutating func completed(at time: Double, latencySeconds: Double, error: String?) {
         let s = Self.second(time)
         ensure(s)
         if let error {
             rows[s].errors += 1
             rows[s].errorsByCode[error, default: 0] += 1
-        } else {
-            rows[s].completed += 1
+            return
         }
+        rows[s].completed += 1
         let micros = UInt64(max(1, min(latencySeconds * 1_000_000, 3_599_000_000)))
         _ = histograms[s].record(micros)
     }
