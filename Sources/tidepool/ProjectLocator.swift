@@ -54,16 +54,25 @@ enum ProjectLocator {
     /// Loads the project, logs its vercel.json warnings once, then installs,
     /// builds and checks the bundle: the one preparation `build` and `serve` share.
     static func prepare(_ directory: URL, options: PrepareOptions, logger: Logger) throws -> PreparationReport {
-        let project = try Project.load(directory: directory)
-        for warning in project.warnings { logger.warning("\(warning)") }
-        return try ProjectPreparer.prepare(project, options: options, logger: logger)
+        try ProjectPreparer.prepare(load(directory, logger: logger), options: options, logger: logger)
     }
 
-    /// `serve`'s preparation: default options, build skipped on request.
-    static func prepareForServe(_ directory: URL, skipBuild: Bool) throws -> AppTarget {
+    /// Reads the project (vercel.json errors stop here) and logs its warnings once.
+    static func load(_ directory: URL, logger: Logger) throws -> Project {
+        let project = try Project.load(directory: directory)
+        for warning in project.warnings { logger.warning("\(warning)") }
+        return project
+    }
+
+    /// `serve`'s preparation: default options, build skipped on request. The
+    /// router carries vercel.json's routing rules to the front.
+    static func prepareForServe(_ directory: URL, skipBuild: Bool) throws -> (app: AppTarget, router: Router) {
         var options = try preparationOptions(maxBundleSize: nil)
         options.runBuild = !skipBuild
-        return try prepare(directory, options: options, logger: Logger(label: "tidepool.project")).appTarget
+        let logger = Logger(label: "tidepool.project")
+        let project = try load(directory, logger: logger)
+        let report = try ProjectPreparer.prepare(project, options: options, logger: logger)
+        return (report.appTarget, Router(config: project.vercel ?? VercelConfig(), entrypointFile: project.entrypoint.file))
     }
 
     /// The bundle limit from `--max-bundle-size`, else `$TIDEPOOL_MAX_BUNDLE_SIZE`, else 250 MB.

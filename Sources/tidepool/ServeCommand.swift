@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import TidepoolCore
 import TidepoolFront
+import TidepoolProject
 
 /// `tidepool serve [DIR]`: prepare the project (install, build, bundle check), then serve it.
 struct ServeCommand: ParsableCommand {
@@ -43,8 +44,9 @@ struct ServeCommand: ParsableCommand {
         try ConfigFile.validate(configuration)
 
         let project = try ProjectLocator.resolve(directory)
-        let app = try ProjectLocator.prepareForServe(project, skipBuild: skipBuild)
-        let status = Host.run(configuration: configuration, app: app, executable: ProjectLocator.executablePath)
+        let prepared = try ProjectLocator.prepareForServe(project, skipBuild: skipBuild)
+        let status = Host.run(
+            configuration: configuration, app: prepared.app, executable: ProjectLocator.executablePath, router: prepared.router)
         throw ExitCode(status)
     }
 }
