@@ -34,10 +34,10 @@ public struct Router: Sendable {
         }
         let facts = RequestFacts(headers: request.headers, query: request.query)
         for rule in config.redirects {
-            guard let match = rule.source.match(path),
+            guard let match = rule.source.match(path).map(Self.encoded),
                   let captured = RouteCondition.evaluate(has: rule.has, missing: rule.missing, request: facts)
             else { continue }
-            let destination = match.substitute(into: rule.destination, extra: captured)
+            let destination = match.substitute(into: rule.destination, extra: captured.mapValues(URLQuery.encodePath))
             let location = URLQuery.encodeUnsafe(URLQuery.merge(destination: destination, requestQuery: request.query))
             return RouteDecision(action: .redirect(status: rule.statusCode, location: location))
         }
@@ -47,10 +47,11 @@ public struct Router: Sendable {
             return RouteDecision(action: .staticFile(path: file), headers: headers)
         }
         for rule in config.rewrites {
-            guard let match = rule.source.match(path),
+            guard let match = rule.source.match(path).map(Self.encoded),
                   let captured = RouteCondition.evaluate(has: rule.has, missing: rule.missing, request: facts)
             else { continue }
-            let destination = match.substitute(into: rule.destination, extra: captured, appendUnusedAsQuery: true)
+            let destination = match.substitute(
+                into: rule.destination, extra: captured.mapValues(URLQuery.encodePath), appendUnusedAsQuery: true)
             if URLQuery.isExternal(destination) {
                 return RouteDecision(action: .externalRewrite(destination: destination), headers: headers)
             }
@@ -108,6 +109,12 @@ public struct Router: Sendable {
         guard let file = entrypointFile else { return false }
         let withoutExtension = file.hasSuffix(".py") ? String(file.dropLast(3)) : file
         return path == "/" + file || path == "/" + withoutExtension
+    }
+
+    /// The match with its values percent-encoded: they come from the decoded
+    /// path and go into URLs, where a literal `?`, `#`, `%` or space would change the meaning.
+    private static func encoded(_ match: SourceMatch) -> SourceMatch {
+        SourceMatch(captures: match.captures.map(URLQuery.encodePath), parameters: match.parameters.mapValues(URLQuery.encodePath))
     }
 
     private static func withQuery(_ location: String, _ query: String?) -> String {

@@ -67,7 +67,7 @@ public enum StaticReply: Equatable, Sendable {
             return .partial(first: max(0, size - count), last: size - 1)
         }
         guard let first = Int(startText) else { return .unsatisfiable }  // too large for Int: beyond any file
-        let last = endText.isEmpty ? size - 1 : (Int(endText) ?? Int.max)
+        let last = endText.isEmpty ? Int.max : (Int(endText) ?? Int.max)
         guard last >= first else { return .full }  // invalid per RFC: ignore the header
         guard first < size else { return .unsatisfiable }
         return .partial(first: first, last: min(last, size - 1))
