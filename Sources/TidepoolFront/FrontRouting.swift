@@ -15,7 +15,7 @@ extension HostRuntime {
             return
         }
         let method = Self.methodName(evhttp_request_get_command(request))
-        let headers = Self.inputHeaders(request)
+        let headers = router.readsRequestHeaders ? Self.inputHeaders(request) : []
         let routeRequest = RouteRequest(method: method, path: pathText, query: Self.rawQuery(of: target), headers: headers)
         let decision = router.route(routeRequest) { [staticFiles] urlPath in
             staticFiles?.entry(atURLPath: urlPath) ?? .missing
@@ -31,9 +31,11 @@ extension HostRuntime {
                 forward(request)  // removed since the lookup: the app decides
                 return
             }
+            let input = evhttp_request_get_input_headers(request)
+            let find = { (name: String) in evhttp_find_header(input, name).map { String(cString: $0) } }
             let conditions = StaticReply.Conditions(
-                ifNoneMatch: Self.header("if-none-match", in: headers), ifModifiedSince: Self.header("if-modified-since", in: headers),
-                range: Self.header("range", in: headers), ifRange: Self.header("if-range", in: headers))
+                ifNoneMatch: find("If-None-Match"), ifModifiedSince: find("If-Modified-Since"),
+                range: find("Range"), ifRange: find("If-Range"))
             StaticReplySender.send(
                 file, request: request, method: method, conditions: conditions, routeHeaders: decision.headers,
                 closeConnection: phase != .serving)
@@ -61,10 +63,6 @@ extension HostRuntime {
             headers.append((String(cString: key), String(cString: value)))
         }
         return headers
-    }
-
-    static func header(_ lowerName: String, in headers: [(name: String, value: String)]) -> String? {
-        headers.first { $0.name.lowercased() == lowerName }?.value
     }
 
     /// The query string of a request-target (between `?` and `#`), nil when there is none.

@@ -145,6 +145,8 @@ struct RouterTests {
     func rewriteEncoding() throws {
         let r = try router(#"{"rewrites": [{"source": "/r/:rest*", "destination": "/target/:rest*"}]}"#)
         #expect(route(r, "/r/a%20b%3Fc").action == .app(target: "/target/a%20b%3Fc"))
+        let toQuery = try router(#"{"rewrites": [{"source": "/s/:q", "destination": "/search"}]}"#)
+        #expect(route(toQuery, "/s/a%20b").action == .app(target: "/search?q=a%20b"))
     }
 
     @Test("cleanUrls: /about serves about.html, .html and /index redirect 308")

@@ -23,6 +23,12 @@ public struct Router: Sendable {
         self.entrypointFile = entrypointFile
     }
 
+    /// Whether any rule can look at the request's headers or query: when not,
+    /// the front need not collect them (the common case without vercel.json).
+    public var readsRequestHeaders: Bool {
+        !config.redirects.isEmpty || !config.headers.isEmpty || !config.rewrites.isEmpty
+    }
+
     /// `lookup` says what a URL path (`/docs`, `/docs/index.html`) names under `public/`.
     public func route(_ request: RouteRequest, lookup: (String) -> PublicEntry) -> RouteDecision {
         let path = request.path
@@ -32,7 +38,7 @@ public struct Router: Sendable {
         if let enabled = config.trailingSlash, let location = PathNormalization.trailingSlashRedirect(path, enabled: enabled) {
             return RouteDecision(action: .redirect(status: 308, location: Self.withQuery(location, request.query)))
         }
-        let facts = RequestFacts(headers: request.headers, query: request.query)
+        let facts = readsRequestHeaders ? RequestFacts(headers: request.headers, query: request.query) : RequestFacts(headers: [], query: nil)
         for rule in config.redirects {
             guard let match = rule.source.match(path).map(Self.encoded),
                   let captured = RouteCondition.evaluate(has: rule.has, missing: rule.missing, request: facts)
@@ -47,11 +53,15 @@ public struct Router: Sendable {
             return RouteDecision(action: .staticFile(path: file), headers: headers)
         }
         for rule in config.rewrites {
-            guard let match = rule.source.match(path).map(Self.encoded),
+            guard let match = rule.source.match(path),
                   let captured = RouteCondition.evaluate(has: rule.has, missing: rule.missing, request: facts)
             else { continue }
-            let destination = match.substitute(
-                into: rule.destination, extra: captured.mapValues(URLQuery.encodePath), appendUnusedAsQuery: true)
+            // Parameters written into the destination are path-encoded; unused
+            // ones become query parameters, which `substitute` encodes itself.
+            let usesParameters = match.substitute(into: rule.destination, extra: captured) != rule.destination
+            let destination = usesParameters
+                ? Self.encoded(match).substitute(into: rule.destination, extra: captured.mapValues(URLQuery.encodePath))
+                : match.substitute(into: rule.destination, extra: captured, appendUnusedAsQuery: true)
             if URLQuery.isExternal(destination) {
                 return RouteDecision(action: .externalRewrite(destination: destination), headers: headers)
             }
