@@ -29,7 +29,10 @@ def test_shipped_config_uncommented_equals_defaults(tmp_path):
     text = (REPO / "config" / "tidepool.toml").read_text()
     uncommented = re.sub(r"(?m)^# ([A-Za-z]+ = )", r"\1", text)
     keys = re.findall(r"(?m)^([A-Za-z]+) = ", uncommented)
-    assert set(keys) == {"host", "port", "instances", "threads", "start", "maxRequestBodyBytes", "maxDuration"}
+    assert set(keys) == {"host", "port", "instances", "threads", "start", "maxRequestBodyBytes", "maxDuration",
+                         # hardening (issue 7)
+                         "maxResponseBodyBytes", "maxHeaderBytes", "maxURIBytes", "clientTimeout",
+                         "trustedProxies"}
     config = tmp_path / "all-keys.toml"
     config.write_text(uncommented)
     project = prepare_project("example", tmp_path)
@@ -50,6 +53,8 @@ def test_shipped_config_uncommented_equals_defaults(tmp_path):
     ("start = \"clone\"\n", "start"),
     ("port = 70000\n", "port"),
     ("instances = [\n", "TOML"),
+    ("trustedProxies = [\"10.0.0.0/33\"]\n", "trustedProxies"),
+    ("clientTimeout = 0\n", "clientTimeout"),
 ])
 def test_bad_config_is_rejected(tmp_path, text, needle):
     config = tmp_path / "bad.toml"
