@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "TidepoolFront",
             dependencies: [
-                "TidepoolCore", "CEvent", "CTidepoolLinux",
+                "TidepoolCore", "TidepoolProject", "CEvent", "CTidepoolLinux",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

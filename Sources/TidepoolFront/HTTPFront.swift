@@ -66,7 +66,7 @@ extension HostRuntime {
     }
 
     /// One request from evhttp. Internal routes first (the app can never shadow
-    /// `/_tidepool/`), then `public/` statics for GET/HEAD, then the pool.
+    /// `/_tidepool/`), then vercel.json rules and `public/` statics, then the pool.
     fileprivate func handle(_ request: UnsafeMutablePointer<evhttp_request>) {
         // Counted until evhttp has written the whole reply, so a graceful stop
         // does not cut the tail of a large response still leaving the socket.
@@ -83,13 +83,7 @@ extension HostRuntime {
             serveInternal(request, path: path)
             return
         }
-        let method = evhttp_request_get_command(request)
-        if method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD,
-           let file = staticFiles?.open(decodedPath: path) {
-            StaticFiles.serve(file, request: request, closeConnection: phase != .serving)
-            return
-        }
-        forward(request)
+        routeRequest(request, target: target, path: path)  // FrontRouting.swift
     }
 
     /// During shutdown, responses ask keep-alive clients to go away.

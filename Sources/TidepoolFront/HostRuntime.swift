@@ -3,6 +3,7 @@ import CTidepoolLinux
 import Glibc
 import Logging
 import TidepoolCore
+import TidepoolProject
 
 /// Everything the host process does, driven by one libevent loop: the HTTP
 /// front, the pool's actions, and supervision of the template and instances.
@@ -50,6 +51,8 @@ final class HostRuntime {
     var processGroups: Set<pid_t> = []
 
     let staticFiles: StaticFiles?
+    /// vercel.json redirects, headers, rewrites, cleanUrls, trailingSlash (FrontRouting.swift).
+    let router: Router
     var http: OpaquePointer?
     var listener: OpaquePointer?
     var boundSocket: OpaquePointer?
@@ -63,8 +66,9 @@ final class HostRuntime {
     /// before it counts as dead (the scheduler has no start timeout of its own).
     static let instanceStartTimeoutSeconds = 60.0
 
-    init(configuration: Configuration, app: AppTarget, executable: String) throws(HostError) {
+    init(configuration: Configuration, app: AppTarget, executable: String, router: Router = Router()) throws(HostError) {
         self.configuration = configuration
+        self.router = router
         self.app = app
         self.executable = executable
         self.loop = try EventLoop()
