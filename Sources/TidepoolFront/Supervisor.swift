@@ -44,7 +44,7 @@ extension HostRuntime {
         do {
             pid = try ProcessLauncher.spawn(
                 executable: executable,
-                arguments: ProcessLauncher.arguments(role: "_template", app: app, threads: configuration.threads),
+                arguments: childArguments(role: "_template"),
                 channel: childEnd
             )
         } catch {
@@ -174,7 +174,7 @@ extension HostRuntime {
         do {
             pid = try ProcessLauncher.spawn(
                 executable: executable,
-                arguments: ProcessLauncher.arguments(role: "_instance", app: app, threads: configuration.threads),
+                arguments: childArguments(role: "_instance"),
                 channel: childEnd
             )
         } catch {
