@@ -11,6 +11,8 @@ enum HostError: Error, CustomStringConvertible {
     case sendToTemplate(errno: Int32)
     /// The configured instance user cannot be used; the message says why and what to do.
     case instanceUser(String)
+    /// The scheduler refused its configuration (the CLI validates first, so rare).
+    case configuration(String)
 
     var description: String {
         switch self {
@@ -32,6 +34,8 @@ enum HostError: Error, CustomStringConvertible {
             "cannot send a fork request to the template: \(errnoText(code))"
         case .instanceUser(let message):
             message
+        case .configuration(let reason):
+            "invalid scheduler configuration: \(reason)"
         }
     }
 }

@@ -69,7 +69,7 @@ extension HostRuntime {
     /// The command line of a template or spawned instance: the app, then the
     /// identity and limits it takes on before Python starts.
     func childArguments(role: String) -> [String] {
-        var arguments = ProcessLauncher.arguments(role: role, app: app, threads: configuration.threads)
+        var arguments = ProcessLauncher.arguments(role: role, app: app, threads: scheduler.config.slotsPerInstance)
         if let instanceUser {
             arguments += ["--uid", String(instanceUser.uid), "--gid", String(instanceUser.gid)]
         }
