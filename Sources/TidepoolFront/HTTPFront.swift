@@ -22,6 +22,7 @@ extension HostRuntime {
         evhttp_set_allowed_methods(http, Self.allowedMethods)
         evhttp_set_max_body_size(http, configuration.maxRequestBodyBytes)
         configureFrontLimits(http)  // FrontGuard.swift
+        configureConnectionLimit(http)  // ConnectionLimit.swift
         // Responses carry exactly the app's headers: no invented text/html type.
         evhttp_set_default_content_type(http, nil)
         evhttp_set_gencb(http, frontRequestCallback, Unmanaged.passUnretained(self).toOpaque())
@@ -56,6 +57,7 @@ extension HostRuntime {
     /// Only once no request is waiting for an answer.
     func freeFront() {
         if let http { evhttp_free(http) }  // frees the bound listener too
+        if http != nil { releaseConnectionLimit() }  // ConnectionLimit.swift
         http = nil
         boundSocket = nil
         listener = nil

@@ -58,6 +58,10 @@ final class HostRuntime {
     var boundSocket: OpaquePointer?
     var startupTimer: Timer?
     let startedAt = tp_monotonic_nanos()
+    /// Who children run as (InstanceUser.swift); nil keeps the host's identity.
+    var instanceUser: InstanceUser?
+    /// Open client connections and connections not yet counted (ConnectionLimit.swift).
+    var connections = ConnectionLimit()
 
     /// How long the template and the first instances may take to become ready.
     static let startupTimeoutSeconds = 120.0
@@ -88,6 +92,7 @@ final class HostRuntime {
         installSignalHandlers()
         do {
             try bindFront()
+            try resolveInstanceUser()  // InstanceUser.swift
             try startProcesses()
         } catch {
             logger.error("\(error)")
