@@ -54,4 +54,6 @@ public enum ScaleReason: String, Sendable, CaseIterable {
     /// An instance held a request past `maxDuration` + `stuckGrace` (drain and
     /// kill it, and start its replacement).
     case stuck
+    /// A redeploy: start the new version's instances, drain the old version's.
+    case redeploy
 }
