@@ -6,9 +6,13 @@ public enum Host {
     /// Serves until SIGINT/SIGTERM; returns the process exit status (0 after a
     /// clean stop, 1 when startup failed or a second signal forced the stop).
     /// `executable` is this binary, re-executed for the template and spawned instances.
-    public static func run(configuration: Configuration, app: AppTarget, executable: String) -> Int32 {
+    /// `reloading` enables redeploys (SIGHUP, and the file watch of `tidepool dev`).
+    public static func run(
+        configuration: Configuration, app: AppTarget, executable: String, reloading: Reloading? = nil
+    ) -> Int32 {
         do {
-            let runtime = try HostRuntime(configuration: configuration, app: app, executable: executable)
+            let runtime = try HostRuntime(
+                configuration: configuration, app: app, executable: executable, reloading: reloading)
             return runtime.run()
         } catch {
             Logger(label: "tidepool").error("\(error)")

@@ -23,8 +23,14 @@ final class HostRuntime {
     }
 
     let configuration: Configuration
-    let app: AppTarget
+    /// The version being served; a redeploy replaces it (Redeploy.swift).
+    var app: AppTarget
     let executable: String
+    /// How to rebuild on SIGHUP / a change in dev mode, and redeploy progress.
+    let reloading: Reloading?
+    var redeploy = RedeployProgress()
+    /// `tidepool dev`'s access log: arrival time of each request being answered.
+    var accessLogArrivals: [UnsafeMutableRawPointer: UInt64] = [:]
     let loop: EventLoop
     var logger = Logger(label: "tidepool")
     var phase: Phase = .starting
@@ -63,9 +69,10 @@ final class HostRuntime {
     /// before it counts as dead (the scheduler has no start timeout of its own).
     static let instanceStartTimeoutSeconds = 60.0
 
-    init(configuration: Configuration, app: AppTarget, executable: String) throws(HostError) {
+    init(configuration: Configuration, app: AppTarget, executable: String, reloading: Reloading? = nil) throws(HostError) {
         self.configuration = configuration
         self.app = app
+        self.reloading = reloading
         self.executable = executable
         self.loop = try EventLoop()
         self.staticFiles = app.publicDirectory.flatMap { StaticFiles(publicDirectory: $0) }
@@ -82,6 +89,7 @@ final class HostRuntime {
         // Orphaned instances (their template died) come back to us: reap and stop them.
         _ = tp_set_child_subreaper()
         installSignalHandlers()
+        installRedeployTriggers()
         do {
             try bindFront()
             try startProcesses()

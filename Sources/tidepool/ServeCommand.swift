@@ -36,6 +36,13 @@ struct ServeCommand: ParsableCommand {
     var skipBuild = false
 
     func run() throws {
+        try serve(dev: false)
+    }
+
+    /// Prepares and serves the project. SIGHUP redeploys it (prepare again,
+    /// new template and instances, old ones drained); `dev` also watches its
+    /// files and redeploys on change.
+    func serve(dev: Bool) throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = ProcessInfo.processInfo.environment["TIDEPOOL_LOG_LEVEL"]
@@ -59,7 +66,12 @@ struct ServeCommand: ParsableCommand {
             SchedulerSettings.apply(function, to: &configuration.scheduler, except: explicit)
             try ConfigFile.validate(configuration)
         }
-        let status = Host.run(configuration: configuration, app: app, executable: ProjectLocator.executablePath)
+        let skipBuild = skipBuild
+        let reloading = Reloading(
+            prepare: { try ProjectLocator.prepareForServe(project, skipBuild: skipBuild).0 },
+            watchDirectory: dev ? project.path : nil)
+        let status = Host.run(
+            configuration: configuration, app: app, executable: ProjectLocator.executablePath, reloading: reloading)
         throw ExitCode(status)
     }
 }
