@@ -22,6 +22,7 @@ extension HostRuntime {
         evhttp_set_allowed_methods(http, Self.allowedMethods)
         evhttp_set_max_body_size(http, configuration.maxRequestBodyBytes)
         configureFrontLimits(http)  // FrontGuard.swift
+        configureConnectionLimit(http)  // ConnectionLimit.swift
         // Responses carry exactly the app's headers: no invented text/html type.
         evhttp_set_default_content_type(http, nil)
         evhttp_set_gencb(http, frontRequestCallback, Unmanaged.passUnretained(self).toOpaque())
@@ -56,6 +57,7 @@ extension HostRuntime {
     /// Only once no request is waiting for an answer.
     func freeFront() {
         if let http { evhttp_free(http) }  // frees the bound listener too
+        if http != nil { releaseConnectionLimit() }  // ConnectionLimit.swift
         http = nil
         boundSocket = nil
         listener = nil
@@ -66,7 +68,7 @@ extension HostRuntime {
     }
 
     /// One request from evhttp. Internal routes first (the app can never shadow
-    /// `/_tidepool/`), then `public/` statics for GET/HEAD, then the pool.
+    /// `/_tidepool/`), then vercel.json rules and `public/` statics, then the pool.
     fileprivate func handle(_ request: UnsafeMutablePointer<evhttp_request>) {
         // Counted until evhttp has written the whole reply, so a graceful stop
         // does not cut the tail of a large response still leaving the socket.
@@ -84,13 +86,7 @@ extension HostRuntime {
             serveInternal(request, path: path)
             return
         }
-        let method = evhttp_request_get_command(request)
-        if method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD,
-           let file = staticFiles?.open(decodedPath: path) {
-            StaticFiles.serve(file, request: request, closeConnection: phase != .serving)
-            return
-        }
-        forward(request)
+        routeRequest(request, target: target, path: path)  // FrontRouting.swift
     }
 
     /// During shutdown, responses ask keep-alive clients to go away.

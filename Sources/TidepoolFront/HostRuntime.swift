@@ -3,6 +3,7 @@ import CTidepoolLinux
 import Glibc
 import Logging
 import TidepoolCore
+import TidepoolProject
 
 /// Everything the host process does, driven by one libevent loop: the HTTP
 /// front, the pool's actions, and supervision of the template and instances.
@@ -56,11 +57,18 @@ final class HostRuntime {
     var processGroups: Set<pid_t> = []
 
     let staticFiles: StaticFiles?
+    /// vercel.json redirects, headers, rewrites, cleanUrls, trailingSlash (FrontRouting.swift).
+    /// Replaced with the new version's on redeploy (Redeploy.swift).
+    var router: Router
     var http: OpaquePointer?
     var listener: OpaquePointer?
     var boundSocket: OpaquePointer?
     var startupTimer: Timer?
     let startedAt = tp_monotonic_nanos()
+    /// Who children run as (InstanceUser.swift); nil keeps the host's identity.
+    var instanceUser: InstanceUser?
+    /// Open client connections and connections not yet counted (ConnectionLimit.swift).
+    var connections = ConnectionLimit()
 
     /// How long the template and the first instances may take to become ready.
     static let startupTimeoutSeconds = 120.0
@@ -69,8 +77,12 @@ final class HostRuntime {
     /// before it counts as dead (the scheduler has no start timeout of its own).
     static let instanceStartTimeoutSeconds = 60.0
 
-    init(configuration: Configuration, app: AppTarget, executable: String, reloading: Reloading? = nil) throws(HostError) {
+    init(
+        configuration: Configuration, app: AppTarget, executable: String, router: Router = Router(),
+        reloading: Reloading? = nil
+    ) throws(HostError) {
         self.configuration = configuration
+        self.router = router
         self.app = app
         self.reloading = reloading
         self.executable = executable
@@ -92,6 +104,7 @@ final class HostRuntime {
         installRedeployTriggers()
         do {
             try bindFront()
+            try resolveInstanceUser()  // InstanceUser.swift
             try startProcesses()
         } catch {
             logger.error("\(error)")

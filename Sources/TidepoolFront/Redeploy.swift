@@ -2,6 +2,7 @@ import CTidepoolLinux
 import Glibc
 import Logging
 import TidepoolCore
+import TidepoolProject
 
 /// Zero-downtime redeploy (SIGHUP, or a change under `tidepool dev`):
 /// prepare the project again → start a template for the new version (fork
@@ -46,8 +47,9 @@ extension HostRuntime {
         redeploy.startedAt = tp_monotonic_nanos()
         logger.info("\(reason): redeploying (preparing the project)")
         let newApp: AppTarget
+        let newRouter: Router
         do {
-            newApp = try reloading.prepare()
+            (newApp, newRouter) = try reloading.prepare()
         } catch {
             logger.error("redeploy failed, the current version keeps serving: \(error)")
             finishRedeploy()
@@ -58,6 +60,7 @@ extension HostRuntime {
             do {
                 redeploy.template = try launchTemplate(newApp)
                 redeploy.pendingApp = newApp
+                redeploy.pendingRouter = newRouter
             } catch {
                 logger.error("redeploy failed, the current version keeps serving: cannot start a template: \(error)")
                 finishRedeploy()
@@ -66,6 +69,7 @@ extension HostRuntime {
             // Spawned instances load the app themselves: the new generation's
             // fail to start if it is broken, and the old ones keep serving.
             app = newApp
+            router = newRouter
             switchGeneration()
         }
     }
@@ -79,6 +83,8 @@ extension HostRuntime {
             return
         }
         redeploy.pendingApp = nil
+        if let newRouter = redeploy.pendingRouter { router = newRouter }
+        redeploy.pendingRouter = nil
         logger.info("redeploy: new template ready in \(Self.format(millis)) ms (pid \(record.pid))")
         let old = template
         template = record
@@ -94,6 +100,7 @@ extension HostRuntime {
     func redeployTemplateFailed(_ record: TemplateRecord, reason: FrameChannel.CloseReason, reported: Bool) {
         redeploy.template = nil
         redeploy.pendingApp = nil
+        redeploy.pendingRouter = nil
         if !reported { logger.error("redeploy: the new template (pid \(record.pid)) exited before it was ready (\(reason))") }
         logger.error("redeploy failed: the new version did not load; the current version keeps serving")
         finishRedeploy()

@@ -1,19 +1,21 @@
 import TidepoolCore
+import TidepoolProject
 
 /// What the host needs to redeploy itself: a way to prepare the project again
 /// (install when the manifest changed, build, bundle check: the CLI passes
 /// `ProjectPreparer`, so the front stays free of project logic) and, for
 /// `tidepool dev`, the directory whose files trigger a redeploy when they change.
 public struct Reloading {
-    /// Prepares the project's current files and returns the app to serve.
+    /// Prepares the project's current files and returns the app to serve and
+    /// the router for its vercel.json.
     /// Runs on the host's loop: the host keeps its connections while it
     /// runs, but answers nothing new until it returns.
-    public var prepare: () throws -> AppTarget
+    public var prepare: () throws -> (app: AppTarget, router: Router)
     /// `tidepool dev`: watch this project directory (sources, manifests,
     /// vercel.json) and redeploy on change; also log every request.
     public var watchDirectory: String?
 
-    public init(prepare: @escaping () throws -> AppTarget, watchDirectory: String? = nil) {
+    public init(prepare: @escaping () throws -> (app: AppTarget, router: Router), watchDirectory: String? = nil) {
         self.prepare = prepare
         self.watchDirectory = watchDirectory
     }
@@ -26,6 +28,7 @@ struct RedeployProgress {
     /// The new version's template (fork mode), until it answers ready or fails.
     var template: TemplateRecord?
     var pendingApp: AppTarget?
+    var pendingRouter: Router?
     var again: String?
     var startedAt: UInt64 = 0
     var reason = ""

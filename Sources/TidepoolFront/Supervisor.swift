@@ -28,7 +28,7 @@ extension HostRuntime {
         do {
             pid = try ProcessLauncher.spawn(
                 executable: executable,
-                arguments: ProcessLauncher.arguments(role: "_template", app: target, threads: scheduler.config.slotsPerInstance),
+                arguments: childArguments(role: "_template", app: target),
                 channel: childEnd
             )
         } catch {
@@ -165,7 +165,7 @@ extension HostRuntime {
         do {
             pid = try ProcessLauncher.spawn(
                 executable: executable,
-                arguments: ProcessLauncher.arguments(role: "_instance", app: app, threads: scheduler.config.slotsPerInstance),
+                arguments: childArguments(role: "_instance"),
                 channel: childEnd
             )
         } catch {

@@ -61,17 +61,21 @@ struct ServeCommand: ParsableCommand {
         try ConfigFile.validate(configuration)
 
         let project = try ProjectLocator.resolve(directory)
-        let (app, function) = try ProjectLocator.prepareForServe(project, skipBuild: skipBuild)
-        if let function {
+        let prepared = try ProjectLocator.prepareForServe(project, skipBuild: skipBuild)
+        if let function = prepared.function {
             SchedulerSettings.apply(function, to: &configuration.scheduler, except: explicit)
             try ConfigFile.validate(configuration)
         }
         let skipBuild = skipBuild
         let reloading = Reloading(
-            prepare: { try ProjectLocator.prepareForServe(project, skipBuild: skipBuild).0 },
+            prepare: {
+                let next = try ProjectLocator.prepareForServe(project, skipBuild: skipBuild)
+                return (next.app, next.router)
+            },
             watchDirectory: dev ? project.path : nil)
         let status = Host.run(
-            configuration: configuration, app: app, executable: ProjectLocator.executablePath, reloading: reloading)
+            configuration: configuration, app: prepared.app, executable: ProjectLocator.executablePath,
+            router: prepared.router, reloading: reloading)
         throw ExitCode(status)
     }
 }

@@ -36,7 +36,8 @@ def test_shipped_config_uncommented_equals_defaults(tmp_path):
                       "saturationThreshold", "saturationWindow", "instanceMemoryMB"}
     assert set(keys) == {"host", "port", "start", "maxRequestBodyBytes"} | scheduler_keys | {
         # hardening (issue 7)
-        "maxResponseBodyBytes", "maxHeaderBytes", "maxURIBytes", "clientTimeout", "trustedProxies"}
+        "maxResponseBodyBytes", "maxHeaderBytes", "maxURIBytes", "clientTimeout", "trustedProxies",
+        "maxConnections", "instanceMaxOpenFiles", "instanceCoreDumps"}
     config = tmp_path / "all-keys.toml"
     config.write_text(uncommented)
     project = prepare_project("example", tmp_path)
