@@ -178,3 +178,15 @@ def test_dev_reloads_on_change_while_a_slow_request_finishes_on_the_old_version(
     log = server.stderr()
     assert "changed: app.py" in log, log[-3000:]
     assert re.search(r"GET / → 200 \(\d+(\.\d+)? ms\)", log), log[-3000:]
+
+
+def test_dev_serves_changed_statics_without_a_redeploy(tidepool):
+    server = tidepool("versioned", instances=1, start="fork", command="dev")
+    assert server.get("/note.txt").text == "static one\n"
+    (server.project / "public" / "note.txt").write_text("static two, longer\n")
+    (server.project / "public" / "new.txt").write_text("new file\n")
+    assert server.get("/note.txt").text == "static two, longer\n"
+    assert server.get("/new.txt").text == "new file\n"
+    time.sleep(1.2)  # two watch polls: public/ must not trigger a redeploy
+    assert "redeploying" not in server.stderr()
+    assert server.get("/").text.startswith("v1 ")
