@@ -74,6 +74,7 @@ extension HostRuntime {
         // does not cut the tail of a large response still leaving the socket.
         repliesWriting += 1
         evhttp_request_set_on_complete_cb(request, replyCompleteCallback, Unmanaged.passUnretained(self).toOpaque())
+        noteArrival(request)  // AccessLog.swift
         if rejectBadFraming(request) { return }  // FrontGuard.swift
         guard let uri = evhttp_request_get_uri(request) else {
             sendError(request, .malformedRequest)
@@ -102,7 +103,9 @@ private func frontRequestCallback(_ request: UnsafeMutablePointer<evhttp_request
 
 private func replyCompleteCallback(_ request: UnsafeMutablePointer<evhttp_request>?, _ context: UnsafeMutableRawPointer?) {
     guard let context else { return }
-    Unmanaged<HostRuntime>.fromOpaque(context).takeUnretainedValue().repliesWriting -= 1
+    let runtime = Unmanaged<HostRuntime>.fromOpaque(context).takeUnretainedValue()
+    runtime.repliesWriting -= 1
+    if let request { runtime.logAccess(request) }  // AccessLog.swift
 }
 
 /// The listening socket, made here (not by evhttp) so it is close-on-exec from

@@ -24,8 +24,14 @@ final class HostRuntime {
     }
 
     let configuration: Configuration
-    let app: AppTarget
+    /// The version being served; a redeploy replaces it (Redeploy.swift).
+    var app: AppTarget
     let executable: String
+    /// How to rebuild on SIGHUP / a change in dev mode, and redeploy progress.
+    let reloading: Reloading?
+    var redeploy = RedeployProgress()
+    /// `tidepool dev`'s access log: arrival time of each request being answered.
+    var accessLogArrivals: [UnsafeMutableRawPointer: UInt64] = [:]
     let loop: EventLoop
     var logger = Logger(label: "tidepool")
     var phase: Phase = .starting
@@ -52,7 +58,8 @@ final class HostRuntime {
 
     let staticFiles: StaticFiles?
     /// vercel.json redirects, headers, rewrites, cleanUrls, trailingSlash (FrontRouting.swift).
-    let router: Router
+    /// Replaced with the new version's on redeploy (Redeploy.swift).
+    var router: Router
     var http: OpaquePointer?
     var listener: OpaquePointer?
     var boundSocket: OpaquePointer?
@@ -70,10 +77,14 @@ final class HostRuntime {
     /// before it counts as dead (the scheduler has no start timeout of its own).
     static let instanceStartTimeoutSeconds = 60.0
 
-    init(configuration: Configuration, app: AppTarget, executable: String, router: Router = Router()) throws(HostError) {
+    init(
+        configuration: Configuration, app: AppTarget, executable: String, router: Router = Router(),
+        reloading: Reloading? = nil
+    ) throws(HostError) {
         self.configuration = configuration
         self.router = router
         self.app = app
+        self.reloading = reloading
         self.executable = executable
         self.loop = try EventLoop()
         self.staticFiles = app.publicDirectory.flatMap { StaticFiles(publicDirectory: $0) }
@@ -90,6 +101,7 @@ final class HostRuntime {
         // Orphaned instances (their template died) come back to us: reap and stop them.
         _ = tp_set_child_subreaper()
         installSignalHandlers()
+        installRedeployTriggers()
         do {
             try bindFront()
             try resolveInstanceUser()  // InstanceUser.swift

@@ -68,8 +68,8 @@ struct InstanceUser: Equatable {
 extension HostRuntime {
     /// The command line of a template or spawned instance: the app, then the
     /// identity and limits it takes on before Python starts.
-    func childArguments(role: String) -> [String] {
-        var arguments = ProcessLauncher.arguments(role: role, app: app, threads: scheduler.config.slotsPerInstance)
+    func childArguments(role: String, app target: AppTarget? = nil) -> [String] {
+        var arguments = ProcessLauncher.arguments(role: role, app: target ?? app, threads: scheduler.config.slotsPerInstance)
         if let instanceUser {
             arguments += ["--uid", String(instanceUser.uid), "--gid", String(instanceUser.gid)]
         }

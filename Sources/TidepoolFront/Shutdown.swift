@@ -88,6 +88,7 @@ extension HostRuntime {
         instances.removeAll()
         template?.control.close()
         template = nil
+        abandonRedeploy()
         let closedAt = Self.millis(since: 0)
         waitForChildren(closedAt: closedAt, terminated: false, killed: false)
     }

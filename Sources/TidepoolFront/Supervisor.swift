@@ -17,13 +17,18 @@ extension HostRuntime {
     // MARK: - Template
 
     func startTemplate() throws(HostError) {
+        template = try launchTemplate(app)
+    }
+
+    /// Spawns a template for `target` and wires its channel; the caller keeps the record.
+    func launchTemplate(_ target: AppTarget) throws(HostError) -> TemplateRecord {
         let (hostEnd, childEnd) = try ProcessLauncher.socketPair()
         defer { Glibc.close(childEnd) }
         let pid: pid_t
         do {
             pid = try ProcessLauncher.spawn(
                 executable: executable,
-                arguments: childArguments(role: "_template"),
+                arguments: childArguments(role: "_template", app: target),
                 channel: childEnd
             )
         } catch {
@@ -40,8 +45,8 @@ extension HostRuntime {
         control.onClose = { [unowned self, unowned record] reason in
             templateDied(record, reason: reason)
         }
-        template = record
         logger.debug("template started (pid \(pid))")
+        return record
     }
 
     private func templateFrame(_ frame: Frame, record: TemplateRecord, decidedAt: UInt64) {
@@ -49,6 +54,10 @@ extension HostRuntime {
         case .ready:
             record.isReady = true
             if case .ready(let ready) = frame { record.phases = ready.phases }
+            if record === redeploy.template {
+                redeployTemplateReady(record, millis: Self.millis(since: decidedAt))
+                return
+            }
             logger.info("template ready in \(Self.format(Self.millis(since: decidedAt))) ms (pid \(record.pid))")
             let backlog = forkBacklog
             forkBacklog = []
@@ -78,6 +87,10 @@ extension HostRuntime {
     }
 
     private func templateDied(_ record: TemplateRecord, reason: FrameChannel.CloseReason, reported: Bool = false) {
+        if record === redeploy.template {
+            redeployTemplateFailed(record, reason: reason, reported: reported)
+            return
+        }
         guard template === record else { return }
         template = nil
         if phase == .stopping { return }

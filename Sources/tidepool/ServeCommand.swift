@@ -36,6 +36,13 @@ struct ServeCommand: ParsableCommand {
     var skipBuild = false
 
     func run() throws {
+        try serve(dev: false)
+    }
+
+    /// Prepares and serves the project. SIGHUP redeploys it (prepare again,
+    /// new template and instances, old ones drained); `dev` also watches its
+    /// files and redeploys on change.
+    func serve(dev: Bool) throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = ProcessInfo.processInfo.environment["TIDEPOOL_LOG_LEVEL"]
@@ -59,8 +66,16 @@ struct ServeCommand: ParsableCommand {
             SchedulerSettings.apply(function, to: &configuration.scheduler, except: explicit)
             try ConfigFile.validate(configuration)
         }
+        let skipBuild = skipBuild
+        let reloading = Reloading(
+            prepare: {
+                let next = try ProjectLocator.prepareForServe(project, skipBuild: skipBuild)
+                return (next.app, next.router)
+            },
+            watchDirectory: dev ? project.path : nil)
         let status = Host.run(
-            configuration: configuration, app: prepared.app, executable: ProjectLocator.executablePath, router: prepared.router)
+            configuration: configuration, app: prepared.app, executable: ProjectLocator.executablePath,
+            router: prepared.router, reloading: reloading)
         throw ExitCode(status)
     }
 }

@@ -7,6 +7,6 @@ struct Tidepool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tidepool",
         abstract: "Host Flask (any WSGI) apps the way Vercel's Fluid compute does.",
-        subcommands: [ServeCommand.self, BuildCommand.self, InitCommand.self, TemplateCommand.self, InstanceCommand.self]
+        subcommands: [ServeCommand.self, DevCommand.self, BuildCommand.self, InitCommand.self, TemplateCommand.self, InstanceCommand.self]
     )
 }

@@ -157,7 +157,7 @@ class Tidepool:
 
     def __init__(self, project: Path, logs: Path, *, instances: int | None = None,
                  threads: int | None = None, start: str | None = None,
-                 extra_args: list[str] | None = None):
+                 extra_args: list[str] | None = None, command: str = "serve"):
         assert BINARY.exists(), f"{BINARY} missing: run `swift build -c release` (./scripts/test does)"
         self.project = project
         self.port = free_port()
@@ -166,7 +166,7 @@ class Tidepool:
         self.start_mode = start
         self.token = uuid.uuid4().hex
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.args = [str(BINARY), "serve", str(project), "--host", "127.0.0.1", "--port", str(self.port)]
+        self.args = [str(BINARY), command, str(project), "--host", "127.0.0.1", "--port", str(self.port)]
         if instances is not None:
             self.args += ["--instances", str(instances)]
         if threads is not None:

@@ -17,6 +17,9 @@ public struct InstanceRecord: Equatable, Sendable {
     public internal(set) var state: State
     /// Why it was started.
     public let startReason: ScaleReason
+    /// The deployment it runs (`Scheduler.generation` when it was asked for):
+    /// a redeploy starts a newer one and retires the older (Redeploy.swift).
+    public let generation: Int
     /// When the scheduler asked for it.
     public let requestedAt: Instant
     /// When it answered ready, and how it was started.
@@ -45,8 +48,9 @@ public struct InstanceRecord: Equatable, Sendable {
     /// half saturation window, so the CPU window can catch up).
     var limitChangedAt: Instant
 
-    init(id: InstanceID, reason: ScaleReason, requestedAt: Instant, saturationWindow: Duration) {
+    init(id: InstanceID, reason: ScaleReason, requestedAt: Instant, saturationWindow: Duration, generation: Int = 0) {
         self.id = id
+        self.generation = generation
         state = .starting
         startReason = reason
         self.requestedAt = requestedAt

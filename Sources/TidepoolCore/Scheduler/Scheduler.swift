@@ -17,14 +17,14 @@ public struct Scheduler: Sendable {
     /// `config.maxInstances`, or the count derived from the machine's memory.
     public let maxInstances: Int
     /// Every instance the scheduler has not stopped, killed or seen die.
-    public private(set) var instances: [InstanceID: InstanceRecord] = [:]
+    public internal(set) var instances: [InstanceID: InstanceRecord] = [:]
     /// Requests waiting for a slot.
     public private(set) var queue = RequestQueue()
     /// Requests holding a slot on some instance.
     public private(set) var running: [RequestID: RunningRequest] = [:]
     public private(set) var autoscaler: Autoscaler
     /// The last time the pool grew or shrank, and why.
-    public private(set) var lastScale: ScaleEvent?
+    public internal(set) var lastScale: ScaleEvent?
 
     /// Starts that died before answering ready, in a row. From
     /// `crashLoopThreshold` on, starts back off exponentially so an app that
@@ -34,6 +34,10 @@ public struct Scheduler: Sendable {
     public private(set) var startsBlockedUntil: Instant?
     public static let crashLoopThreshold = 3
     public static let crashLoopMaxBackoff: Duration = .seconds(30)
+
+    /// The current deployment; `redeploy` increments it. Instances of older
+    /// generations serve only until the current one is up (Redeploy.swift).
+    public internal(set) var generation = 0
 
     private var nextInstanceNumber = 1
     private var lastNow: Instant?
@@ -111,6 +115,8 @@ public struct Scheduler: Sendable {
             enforceDeadlines(&step)
             step.cpuNews = instances.keys.sorted()
             for id in step.cpuNews { instances[id]?.accountBusy(until: now) }
+        case .redeploy:
+            beginRedeploy(&step)
         }
 
         // New CPU information: adapt the concurrency limits it concerns.
@@ -124,13 +130,14 @@ public struct Scheduler: Sendable {
         dispatchQueued(&step)
         endStuckAndDrained(&step)
         scale(&step)
+        retireOldGenerations(&step)
         endStuckAndDrained(&step)
         autoscaler.setCurrent(Autoscaler.demand(of: instances.values, waiting: queue.count, config: config, now: now))
         return step.actions
     }
 
     /// What one `handle` call accumulates.
-    private struct Step {
+    struct Step {
         let now: Instant
         var actions: [SchedulerAction] = []
         /// Why instances are being replaced, if this event killed or lost some.
@@ -254,7 +261,7 @@ public struct Scheduler: Sendable {
 
     /// Stop drained instances with nothing in flight; kill stuck ones whose
     /// every remaining request is past its own deadline (already answered).
-    private mutating func endStuckAndDrained(_ step: inout Step) {
+    mutating func endStuckAndDrained(_ step: inout Step) {
         for id in instances.keys.sorted() {
             guard let instance = instances[id], instance.isDraining else { continue }
             if instance.inFlight.isEmpty {
@@ -278,28 +285,34 @@ public struct Scheduler: Sendable {
 
         if plan.live < plan.target {
             if let until = startsBlockedUntil, step.now < until { return } // crash loop: back off
-            let startingCount = instances.values.count(where: \.isStarting)
+            let current = instances.values.filter { $0.generation == generation }
+            let startingCount = current.count(where: \.isStarting)
+            // Old generations retire once this one is up: they do not count
+            // against maxInstances (the pool briefly overlaps during a redeploy).
             let count = min(
                 plan.target - plan.live,
                 config.maxStartsInFlight - startingCount,
-                maxInstances - instances.count)
+                maxInstances - current.count)
             guard count > 0 else { return }
             var first: ScaleReason?
             for k in 0..<count {
                 // Each start names the rule that asks for it at that pool size.
                 let reason = step.cause ?? plan.growthReason(live: plan.live + k)
                 first = first ?? reason
-                let id = InstanceID(nextInstanceNumber)
-                nextInstanceNumber += 1
+                let id = takeInstanceID()
                 instances[id] = InstanceRecord(
-                    id: id, reason: reason, requestedAt: step.now, saturationWindow: config.saturationWindow)
+                    id: id, reason: reason, requestedAt: step.now, saturationWindow: config.saturationWindow,
+                    generation: generation)
                 step.actions.append(.start(id, reason: reason))
             }
             lastScale = ScaleEvent(direction: .up, reason: first ?? .load, count: count, at: step.now)
         } else if plan.live > plan.keep, !autoscaler.isPanicking {
             // Least recently used first; only instances idle for idleTimeout.
             let idle = instances.values
-                .filter { $0.isServing && $0.inFlight.isEmpty && step.now - $0.lastUsed >= config.idleTimeout }
+                .filter {
+                    $0.generation == generation && $0.isServing && $0.inFlight.isEmpty
+                        && step.now - $0.lastUsed >= config.idleTimeout
+                }
                 .sorted { ($0.lastUsed, $0.id) < ($1.lastUsed, $1.id) }
             let count = min(plan.live - plan.keep, idle.count)
             guard count > 0 else { return }
@@ -311,6 +324,12 @@ public struct Scheduler: Sendable {
             }
             lastScale = ScaleEvent(direction: .down, reason: .idle, count: count, at: step.now)
         }
+    }
+
+    /// A fresh instance id (never reused).
+    mutating func takeInstanceID() -> InstanceID {
+        defer { nextInstanceNumber += 1 }
+        return InstanceID(nextInstanceNumber)
     }
 
     /// The scaling arithmetic at one moment (see `Autoscaler`).
@@ -348,7 +367,7 @@ public struct Scheduler: Sendable {
         let spare = config.spareInstances
         let target = min(maxInstances, max(config.minInstances, max(immediate, window) + spare))
         let keep = min(maxInstances, max(config.minInstances, max(autoscaler.keepDesired(at: now), immediate) + spare))
-        let live = instances.values.count { $0.isServing || $0.isStarting }
+        let live = instances.values.count { $0.generation == generation && ($0.isServing || $0.isStarting) }
         let slots = config.slotsPerInstance
         let saturatedWithRoom = instances.values.contains {
             $0.isServing && $0.inFlight.count < slots

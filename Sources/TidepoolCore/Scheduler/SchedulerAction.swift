@@ -57,4 +57,6 @@ public enum ScaleReason: String, Sendable, CaseIterable {
     /// An instance's RSS passed `instanceMemoryMB`: drain it (its in-flight
     /// requests finish) and start a replacement, before the OS kills it mid-request.
     case memory
+    /// A redeploy: start the new version's instances, drain the old version's.
+    case redeploy
 }

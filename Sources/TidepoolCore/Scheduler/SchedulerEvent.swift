@@ -22,6 +22,10 @@ public enum SchedulerEvent: Equatable, Sendable {
     /// `SchedulerConfig.suggestedTickInterval`: deadlines, idle shrink and the
     /// windows only advance on events.
     case tick(now: Instant)
+    /// A new version of the app is ready to start instances from: every
+    /// instance from now on belongs to the next generation; the older ones keep
+    /// serving until the new generation is up, then drain (Redeploy.swift).
+    case redeploy(now: Instant)
 
     /// When the event happened.
     public var now: Instant {
@@ -32,7 +36,8 @@ public enum SchedulerEvent: Equatable, Sendable {
              .instanceReady(_, _, _, let now),
              .instanceDied(_, let now),
              .instanceStats(_, _, _, let now),
-             .tick(let now):
+             .tick(let now),
+             .redeploy(let now):
             now
         }
     }
