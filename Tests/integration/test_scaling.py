@@ -36,9 +36,9 @@ queueTimeout = 30
 """
 
 
-def scaling_server(tidepool, tmp_path, *flags, min_instances=1):
+def scaling_server(tidepool, tmp_path, *flags, min_instances=1, extra_config=""):
     config = tmp_path / "scaling.toml"
-    config.write_text(FAST_CONFIG)
+    config.write_text(FAST_CONFIG + extra_config)
     return tidepool("example", instances=None, extra_args=[
         "--config", str(config), "--min-instances", str(min_instances), *FAST_WINDOWS, *flags])
 
@@ -113,7 +113,11 @@ def test_cpu_bound_load_scales_out_where_io_bound_does_not(tidepool, tmp_path):
     saturate its interpreter, so the pool scales out. (At 64 clients both
     reach 3 instances on a 2-core machine: 3 interpreters share 2 cores, so
     none reaches the 0.9-core saturation threshold. See the report script.)"""
-    server = scaling_server(tidepool, tmp_path, "--max-instances", "8")
+    # On a shared 2-core machine the test's own 16 client threads and the host
+    # take CPU too, so a busy interpreter may measure below the default 0.9 of a
+    # core. Half a core still separates the two loads clearly (sleeps use ~0).
+    server = scaling_server(tidepool, tmp_path, "--max-instances", "8",
+                            extra_config="saturationThreshold = 0.5\n")
     with Sampler(server) as io:
         codes = drive(server, "/api/sleep?ms=50", 16, 12)
     assert codes == [200] * len(codes), {c: codes.count(c) for c in set(codes)}
