@@ -9,8 +9,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // C boundaries: every macro, static and variadic call is wrapped here, nowhere else.
@@ -45,6 +46,7 @@ let package = Package(
             dependencies: [
                 "TidepoolCore", "CEvent", "CTidepoolLinux",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // The instance: embedded CPython, WSGI bridge, handler threads, template fork.
@@ -68,6 +70,7 @@ let package = Package(
 
         .testTarget(name: "TidepoolCoreTests", dependencies: ["TidepoolCore"]),
         .testTarget(name: "TidepoolProjectTests", dependencies: ["TidepoolProject"]),
+        .testTarget(name: "TidepoolFrontTests", dependencies: ["TidepoolFront"]),
     ],
     swiftLanguageModes: [.v6]
 )

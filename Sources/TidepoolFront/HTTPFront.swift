@@ -37,6 +37,7 @@ extension HostRuntime {
         }
         boundSocket = bound
         self.listener = listener
+        try bindAdmin()
     }
 
     func enableFront() {
@@ -55,6 +56,7 @@ extension HostRuntime {
     /// Only once no request is waiting for an answer.
     func freeFront() {
         if let http { evhttp_free(http) }  // frees the bound listener too
+        freeAdmin()
         http = nil
         boundSocket = nil
         listener = nil
@@ -66,7 +68,9 @@ extension HostRuntime {
 
     /// One request from evhttp. Internal routes first (the app can never shadow
     /// `/_tidepool/`), then `public/` statics for GET/HEAD, then the pool.
-    fileprivate func handle(_ request: UnsafeMutablePointer<evhttp_request>) {
+    /// With an admin listener, `/_tidepool/` is only there (404 on the main port)
+    /// and the admin listener serves nothing else.
+    func handle(_ request: UnsafeMutablePointer<evhttp_request>, onAdmin: Bool = false) {
         // Counted until evhttp has written the whole reply, so a graceful stop
         // does not cut the tail of a large response still leaving the socket.
         repliesWriting += 1
@@ -78,9 +82,14 @@ extension HostRuntime {
         let target = Array(UnsafeRawBufferPointer(start: uri, count: strlen(uri)))
         let path = URLPath.decodedPath(ofTarget: target)
         if path == Array("/_tidepool".utf8) || path.starts(with: Array("/_tidepool/".utf8)) {
-            serveInternal(request, path: path)
+            if hasAdminListener && !onAdmin { sendError(request, .notFound) } else { serveInternal(request, path: path) }
             return
         }
+        if onAdmin {
+            sendError(request, .notFound)
+            return
+        }
+        traceArrived(request, path: path)
         let method = evhttp_request_get_command(request)
         if method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD,
            let file = staticFiles?.open(decodedPath: path) {
@@ -104,7 +113,9 @@ private func frontRequestCallback(_ request: UnsafeMutablePointer<evhttp_request
 
 private func replyCompleteCallback(_ request: UnsafeMutablePointer<evhttp_request>?, _ context: UnsafeMutableRawPointer?) {
     guard let context else { return }
-    Unmanaged<HostRuntime>.fromOpaque(context).takeUnretainedValue().repliesWriting -= 1
+    let runtime = Unmanaged<HostRuntime>.fromOpaque(context).takeUnretainedValue()
+    runtime.repliesWriting -= 1
+    if let request { runtime.traceCompleted(request) }
 }
 
 /// The listening socket, made here (not by evhttp) so it is close-on-exec from

@@ -52,6 +52,10 @@ final class HostRuntime {
     var listener: OpaquePointer?
     var boundSocket: OpaquePointer?
     var startupTimer: Timer?
+    /// The `--admin-port` server, when `/_tidepool/` is served apart (Metrics/AdminListener.swift).
+    var adminHTTP: OpaquePointer?
+    let metrics = HostMetrics()
+    var observed = ObservedRequests()
     let startedAt = tp_monotonic_nanos()
 
     /// How long the template and the first instances may take to become ready.

@@ -22,6 +22,7 @@ extension HostRuntime {
         for action in actions {
             switch action {
             case .startInstance(let id):
+                noteScale(.up, reason: phase == .starting ? .minimum : .died, instance: id)
                 startInstance(id)
             case .dispatch(let requestID, let instanceID):
                 dispatch(requestID, to: instanceID)
@@ -206,6 +207,7 @@ extension HostRuntime {
             record.startMillis = millis
             if record.pid == nil { record.pid = ready.pid }
             logger.info("instance \(record.id) ready (\(record.kind.name)) in \(Self.format(millis)) ms")
+            noteInstanceReady(record)
             execute(pool.instanceReady(record.id, slots: Int(ready.threads)))
             startServingIfReady()
         case .failed(let failure):
@@ -216,6 +218,7 @@ extension HostRuntime {
             log(logRecord, source: "instance \(record.id)")
         case .stats(let stats):
             record.stats = stats
+            noteInstanceStats(record, stats)
         default:
             logger.warning("instance \(record.id) sent an unexpected \(frame.kind) frame")
         }
@@ -225,6 +228,7 @@ extension HostRuntime {
     func instanceDied(_ record: InstanceRecord, reason: FrameChannel.CloseReason, reported: Bool = false) {
         guard instances[record.id] === record else { return }
         instances[record.id] = nil
+        noteInstanceGone(record.id)
         let pidText = record.pid.map { "pid \($0)" } ?? "pid unknown"
         if case .malformed = reason, let pid = record.pid {
             kill(pid, SIGKILL)  // it broke the protocol: do not wait for it to notice EOF

@@ -56,6 +56,14 @@ enum ConfigFile {
                 configuration.start = mode
             case "maxRequestBodyBytes": configuration.maxRequestBodyBytes = try int(value, key)
             case "maxDuration": configuration.maxDurationSeconds = try number(value, key)
+            case "adminPort": configuration.adminPort = try int(value, key)
+            case "adminHost": configuration.adminHost = try string(value, key)
+            case "logFormat":
+                let raw = try string(value, key)
+                guard let format = Configuration.LogFormat(rawValue: raw) else {
+                    throw ConfigError.outOfRange(key: key, value: raw, allowed: "text, json")
+                }
+                configuration.logFormat = format
             default: throw ConfigError.unknownKey(path: path, key: key)
             }
         }
@@ -70,6 +78,14 @@ enum ConfigFile {
         }
         guard (1...1024).contains(c.threads) else {
             throw ConfigError.outOfRange(key: "threads", value: "\(c.threads)", allowed: "1...1024")
+        }
+        if let admin = c.adminPort {
+            guard (1...65535).contains(admin) else {
+                throw ConfigError.outOfRange(key: "adminPort", value: "\(admin)", allowed: "1...65535")
+            }
+            guard admin != c.port else {
+                throw ConfigError.outOfRange(key: "adminPort", value: "\(admin)", allowed: "a port other than `port` (\(c.port))")
+            }
         }
         guard c.maxRequestBodyBytes > 0 else {
             throw ConfigError.outOfRange(key: "maxRequestBodyBytes", value: "\(c.maxRequestBodyBytes)", allowed: "> 0")

@@ -29,7 +29,8 @@ def test_shipped_config_uncommented_equals_defaults(tmp_path):
     text = (REPO / "config" / "tidepool.toml").read_text()
     uncommented = re.sub(r"(?m)^# ([A-Za-z]+ = )", r"\1", text)
     keys = re.findall(r"(?m)^([A-Za-z]+) = ", uncommented)
-    assert set(keys) == {"host", "port", "instances", "threads", "start", "maxRequestBodyBytes", "maxDuration"}
+    assert set(keys) == {"host", "port", "instances", "threads", "start", "maxRequestBodyBytes", "maxDuration",
+                         "adminHost", "logFormat"}
     config = tmp_path / "all-keys.toml"
     config.write_text(uncommented)
     project = prepare_project("example", tmp_path)
