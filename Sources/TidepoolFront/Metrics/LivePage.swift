@@ -112,19 +112,23 @@ function sample(metricsText, status) {
 }
 
 function chart(id, series) {
-  const svg = document.getElementById(id), w = 400, h = 150, pad = 28;
+  // Drawn in the element's own pixels, so lines and labels are never stretched.
+  const svg = document.getElementById(id), w = Math.max(200, svg.clientWidth || 400), h = 150, pad = 36;
   svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
   while (svg.firstChild) svg.removeChild(svg.firstChild);
   const now = Date.now() / 1000;
+  // The time axis grows with the history: one minute at first, then up to WINDOW.
+  const span = Math.min(WINDOW, Math.max(60, history.length ? now - history[0].t : 0));
   let max = 1;
   for (const s of series) for (const p of history) { const v = s.value(p); if (v !== null && v > max) max = v; }
-  const x = t => pad + (w - pad - 4) * (1 - (now - t) / WINDOW), y = v => h - 16 - (h - 24) * v / max;
+  const x = t => pad + (w - pad - 4) * (1 - (now - t) / span), y = v => h - 16 - (h - 24) * v / max;
   const axis = document.createElementNS(SVGNS, "path");
   axis.setAttribute("d", `M${pad} 8V${h - 16}H${w - 4}`); axis.setAttribute("stroke", "#c9ceda"); axis.setAttribute("fill", "none");
   axis.setAttribute("class", "axis"); svg.appendChild(axis);
-  for (const [text, yy] of [[fmt(max), 12], ["0", h - 16]]) {
+  for (const [text, xx, yy, anchor] of [[fmt(max), pad - 4, 12, "end"], ["0", pad - 4, h - 16, "end"],
+                                        [`-${Math.round(span)} s`, pad, h - 3, "start"], ["now", w - 4, h - 3, "end"]]) {
     const label = document.createElementNS(SVGNS, "text");
-    label.setAttribute("x", 2); label.setAttribute("y", yy); label.setAttribute("font-size", "10"); label.setAttribute("fill", "#6b7385");
+    label.setAttribute("x", xx); label.setAttribute("y", yy); label.setAttribute("text-anchor", anchor); label.setAttribute("font-size", "10"); label.setAttribute("fill", "#6b7385");
     label.textContent = text; svg.appendChild(label);
   }
   for (const s of series) {
