@@ -6,6 +6,11 @@ export PIP_NO_INPUT=1
 # The Python Tidepool embeds: Debian's, never a pyenv/conda python3 on PATH.
 SYSTEM_PYTHON=/usr/bin/python3
 
+# Swift: use the one on PATH, else the toolchain this machine kind ships in /opt/swift.
+if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
+    export PATH="$PATH:/opt/swift/usr/bin"
+fi
+
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 as_root() {

@@ -1,5 +1,8 @@
 #ifndef TIDEPOOL_CEVENT_SHIM_H
 #define TIDEPOOL_CEVENT_SHIM_H
+/* Take glibc's default feature macros first, as the CPython shim does, so fd_set
+   is one type across clang modules (clean builds failed without it). */
+#include <sys/types.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/http_struct.h>

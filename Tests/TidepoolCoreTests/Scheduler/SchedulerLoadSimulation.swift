@@ -1,18 +1,7 @@
 import Testing
 @testable import TidepoolCore
 
-/// A deterministic pseudo-random source (SplitMix64), so simulations repeat exactly.
-struct SplitMix64 {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     /// A duration uniformly in `range` (millisecond resolution).
     mutating func duration(in range: ClosedRange<Duration>) -> Duration {
         let low = range.lowerBound.inNanoseconds / 1_000_000

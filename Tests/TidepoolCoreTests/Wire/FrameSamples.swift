@@ -16,7 +16,7 @@ enum FrameSamples {
             scheme: "https", timeoutMillis: .max
         )),
         .requestHead(id: .max, RequestHead(method: "", target: [])),
-        .requestBody(id: 7, Array(repeating: 0xAB, count: 70_000)),
+        .requestBody(id: 7, Array(repeating: 0xAB, count: 300)),
         .requestBody(id: 7, []),
         .requestEnd(id: 7),
         .responseHead(id: 9, ResponseHead(status: 200, reason: "OK", headers: [Header("content-type", "text/plain")])),
