@@ -43,6 +43,7 @@ extension HostRuntime {
         let duration = Duration.nanoseconds(Int64(now &- trace.arrivedAt))
         let wait = trace.dispatchedAt.map { Duration.nanoseconds(Int64($0 &- trace.arrivedAt)) }
         metrics.requestCompleted(status: status, error: error, duration: duration, queueWait: wait)
+        guard Self.accessLogger.logLevel <= .info else { return }  // TIDEPOOL_LOG_LEVEL=warning: no access log
         var metadata: Logger.Metadata = [
             "method": .string(trace.method), "path": .string(trace.path), "status": .stringConvertible(status),
             "duration_ms": .string(Self.format(duration.seconds * 1000)),
