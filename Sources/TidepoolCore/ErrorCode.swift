@@ -9,11 +9,13 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case noResponse = "NO_RESPONSE_FROM_FUNCTION"
     case throttled = "FUNCTION_THROTTLED"
     case invocationTimeout = "FUNCTION_INVOCATION_TIMEOUT"
+    case urlTooLong = "URL_TOO_LONG"
 
     /// The HTTP status that carries this code.
     public var status: Int {
         switch self {
         case .malformedRequest: 400
+        case .urlTooLong: 414
         case .notFound: 404
         case .payloadTooLarge: 413
         case .invocationFailed, .responsePayloadTooLarge: 500
@@ -37,6 +39,7 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         case .noResponse: "The function instance stopped before it answered."
         case .throttled: "Too many requests are waiting; try again shortly."
         case .invocationTimeout: "The function did not answer within its maximum duration."
+        case .urlTooLong: "The request URL is longer than the server accepts."
         }
         return "\(status): \(rawValue)\n\(meaning)\n"
     }

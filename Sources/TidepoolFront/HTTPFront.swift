@@ -21,6 +21,7 @@ extension HostRuntime {
         self.http = http
         evhttp_set_allowed_methods(http, Self.allowedMethods)
         evhttp_set_max_body_size(http, configuration.maxRequestBodyBytes)
+        configureFrontLimits(http)  // FrontGuard.swift
         // Responses carry exactly the app's headers: no invented text/html type.
         evhttp_set_default_content_type(http, nil)
         evhttp_set_gencb(http, frontRequestCallback, Unmanaged.passUnretained(self).toOpaque())
@@ -75,6 +76,7 @@ extension HostRuntime {
         // does not cut the tail of a large response still leaving the socket.
         repliesWriting += 1
         evhttp_request_set_on_complete_cb(request, replyCompleteCallback, Unmanaged.passUnretained(self).toOpaque())
+        if rejectBadFraming(request) { return }  // FrontGuard.swift
         guard let uri = evhttp_request_get_uri(request) else {
             sendError(request, .malformedRequest)
             return

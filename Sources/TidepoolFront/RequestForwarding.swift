@@ -105,6 +105,7 @@ extension HostRuntime {
         var hostHeader: [UInt8]?
         var hadTransferEncoding = false
         var hadContentLength = false
+        var clientForwardedFor: [UInt8]?
         if let input = evhttp_request_get_input_headers(request) {
             var entry = tp_evkeyvalq_first(input)
             while let current = entry {
@@ -116,6 +117,7 @@ extension HostRuntime {
                 if lower == "host" { hostHeader = value }
                 if lower == "transfer-encoding" { hadTransferEncoding = true }
                 if lower == "content-length" { hadContentLength = true }
+                if lower == "x-forwarded-for" { clientForwardedFor = value }
                 if Self.droppedRequestHeaders.contains(lower)
                     || Self.droppedRequestHeaderPrefixes.contains(where: { lower.hasPrefix($0) }) {
                     continue
@@ -127,7 +129,7 @@ extension HostRuntime {
         if hadTransferEncoding && !hadContentLength {
             headers.append(Header("Content-Length", String(bodyLength)))
         }
-        headers.append(Header("X-Forwarded-For", peer))
+        headers.append(Header("X-Forwarded-For", forwardedFor(clientHeader: clientForwardedFor, peer: peer)))
         headers.append(Header("X-Real-IP", peer))
         headers.append(Header("X-Forwarded-Proto", "http"))
         if let hostHeader { headers.append(Header(name: Array("X-Forwarded-Host".utf8), value: hostHeader)) }

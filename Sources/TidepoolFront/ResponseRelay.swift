@@ -26,6 +26,7 @@ extension HostRuntime {
 
     func relayHead(_ id: UInt32, _ head: ResponseHead) {
         guard let pending = requests[id], pending.phase == .dispatched, pending.head == nil else { return }
+        if rejectOversizedResponse(pending, head) { return }  // ResponseLimits.swift
         pending.head = head
         markDirty(pending)
     }

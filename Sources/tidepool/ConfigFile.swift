@@ -64,6 +64,12 @@ enum ConfigFile {
                     throw ConfigError.outOfRange(key: key, value: raw, allowed: "text, json")
                 }
                 configuration.logFormat = format
+            // Hardening limits (issue 7)
+            case "maxResponseBodyBytes": configuration.maxResponseBodyBytes = try int(value, key)
+            case "maxHeaderBytes": configuration.maxHeaderBytes = try int(value, key)
+            case "maxURIBytes": configuration.maxURIBytes = try int(value, key)
+            case "clientTimeout": configuration.clientTimeoutSeconds = try number(value, key)
+            case "trustedProxies": configuration.trustedProxies = try cidrs(value, key)
             default: throw ConfigError.unknownKey(path: path, key: key)
             }
         }
@@ -93,6 +99,19 @@ enum ConfigFile {
         guard c.maxDurationSeconds > 0 else {
             throw ConfigError.outOfRange(key: "maxDuration", value: "\(c.maxDurationSeconds)", allowed: "> 0 seconds")
         }
+        // Hardening limits (issue 7)
+        guard c.maxResponseBodyBytes > 0 else {
+            throw ConfigError.outOfRange(key: "maxResponseBodyBytes", value: "\(c.maxResponseBodyBytes)", allowed: "> 0")
+        }
+        guard c.maxHeaderBytes >= 1024 else {
+            throw ConfigError.outOfRange(key: "maxHeaderBytes", value: "\(c.maxHeaderBytes)", allowed: ">= 1024")
+        }
+        guard c.maxURIBytes >= 16 else {
+            throw ConfigError.outOfRange(key: "maxURIBytes", value: "\(c.maxURIBytes)", allowed: ">= 16")
+        }
+        guard c.clientTimeoutSeconds >= 0.1 && c.clientTimeoutSeconds <= 3600 else {
+            throw ConfigError.outOfRange(key: "clientTimeout", value: "\(c.clientTimeoutSeconds)", allowed: "0.1...3600 seconds")
+        }
     }
 
     private static func string(_ value: TOMLValueConvertible, _ key: String) throws -> String {
@@ -103,6 +122,18 @@ enum ConfigFile {
     private static func int(_ value: TOMLValueConvertible, _ key: String) throws -> Int {
         guard let i = value.int else { throw ConfigError.wrongType(key: key, expected: "an integer") }
         return i
+    }
+
+    private static func cidrs(_ value: TOMLValueConvertible, _ key: String) throws -> [CIDR] {
+        guard let array = value.array else { throw ConfigError.wrongType(key: key, expected: "an array of strings") }
+        return try array.map { item in
+            guard let text = item.string else { throw ConfigError.wrongType(key: key, expected: "an array of strings") }
+            do {
+                return try CIDR(text)
+            } catch {
+                throw ConfigError.outOfRange(key: key, value: "\"\(text)\"", allowed: "IP addresses or CIDRs, e.g. \"10.0.0.0/8\"")
+            }
+        }
     }
 
     private static func number(_ value: TOMLValueConvertible, _ key: String) throws -> Double {

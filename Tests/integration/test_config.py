@@ -30,6 +30,10 @@ def test_shipped_config_uncommented_equals_defaults(tmp_path):
     uncommented = re.sub(r"(?m)^# ([A-Za-z]+ = )", r"\1", text)
     keys = re.findall(r"(?m)^([A-Za-z]+) = ", uncommented)
     assert set(keys) == {"host", "port", "instances", "threads", "start", "maxRequestBodyBytes", "maxDuration",
+                         # hardening (issue 7)
+                         "maxResponseBodyBytes", "maxHeaderBytes", "maxURIBytes", "clientTimeout",
+                         "trustedProxies",
+                         # metrics (issue 5)
                          "adminHost", "logFormat"}
     config = tmp_path / "all-keys.toml"
     config.write_text(uncommented)
@@ -51,6 +55,8 @@ def test_shipped_config_uncommented_equals_defaults(tmp_path):
     ("start = \"clone\"\n", "start"),
     ("port = 70000\n", "port"),
     ("instances = [\n", "TOML"),
+    ("trustedProxies = [\"10.0.0.0/33\"]\n", "trustedProxies"),
+    ("clientTimeout = 0\n", "clientTimeout"),
 ])
 def test_bad_config_is_rejected(tmp_path, text, needle):
     config = tmp_path / "bad.toml"

@@ -22,6 +22,25 @@ public struct Configuration: Equatable, Sendable {
     /// How log lines are written: `text` for people, `json` (one object per line) for collectors.
     public var logFormat: LogFormat = .text
 
+    // MARK: Hardening limits (issue 7)
+
+    /// Largest response body with a declared Content-Length, in bytes; larger
+    /// ones get 500 FUNCTION_RESPONSE_PAYLOAD_TOO_LARGE. Like Vercel's 4.5 MB
+    /// limit it applies to buffered responses only: a streamed response (no
+    /// Content-Length) is not limited.
+    public var maxResponseBodyBytes: Int = 4_500_000
+    /// Largest request head (request line + headers), in bytes. evhttp 2.1
+    /// answers a larger one itself with 400 and closes (it cannot say 431).
+    public var maxHeaderBytes: Int = 32_768
+    /// Longest request target, in bytes: longer ones get 414.
+    public var maxURIBytes: Int = 8_192
+    /// Seconds a client may take to send a request (or read a response chunk)
+    /// before the front closes its connection; also the keep-alive idle limit.
+    public var clientTimeoutSeconds: Double = 30
+    /// Peers whose `X-Forwarded-For` is kept (the peer is appended); anyone
+    /// else's is replaced by the peer address.
+    public var trustedProxies: [CIDR] = []
+
     public init() {}
 
     public enum LogFormat: String, Sendable, CaseIterable {

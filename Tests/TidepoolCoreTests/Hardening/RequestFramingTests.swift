@@ -1,0 +1,57 @@
+import Testing
+@testable import TidepoolCore
+
+@Suite struct RequestFramingTests {
+    private func check(_ headers: [(String, String)], target: Int = 1, max: Int = 100, path: String? = nil) -> RequestFraming.Verdict {
+        RequestFraming.check(
+            headers: headers.map { (Array($0.0.utf8), Array($0.1.utf8)) },
+            target: Array((path ?? String(repeating: "a", count: target)).utf8), maxTargetLength: max)
+    }
+
+    @Test func ordinaryRequestsPass() {
+        #expect(check([("Host", "x"), ("Content-Length", "12")]) == .accept)
+        #expect(check([("Host", "x"), ("Transfer-Encoding", "Chunked")]) == .accept)
+        #expect(check([("Host", "x"), ("X-Tab", "a\tb")]) == .accept)
+        #expect(check([]) == .accept)
+    }
+
+    @Test func contentLengthWithTransferEncodingIsMalformed() {
+        guard case .malformed = check([("Content-Length", "5"), ("Transfer-Encoding", "chunked")]) else {
+            Issue.record("CL+TE accepted"); return
+        }
+    }
+
+    @Test(arguments: [
+        [("Content-Length", "5"), ("Content-Length", "5")],
+        [("Content-Length", "5"), ("content-length", "6")],
+        [("Content-Length", "-1")],
+        [("Content-Length", "5, 5")],
+        [("Content-Length", "")],
+        [("Transfer-Encoding", "chunked"), ("Transfer-Encoding", "chunked")],
+        [("Transfer-Encoding", "xchunked")],
+        [("Transfer-Encoding", "chunked, identity")],
+        [("Transfer-Encoding", "gzip")],
+        [("X-Bad", "a\u{0}b")],
+        [("X-Bad", "a\rb")],
+        [("X-Bad", "a\u{7f}")],
+        [("Bad Name", "v")],
+        [("Bad:Name", "v")],
+    ])
+    func malformed(_ headers: [(String, String)]) {
+        guard case .malformed = check(headers) else {
+            Issue.record("accepted \(headers)"); return
+        }
+    }
+
+    @Test func spaceOrControlInTargetIsMalformed() {
+        for path in ["/a b", " /", "/a\u{1}", "/\u{7f}"] {
+            guard case .malformed = check([], path: path) else { Issue.record("accepted \(path)"); continue }
+        }
+        #expect(check([], path: "/a%20b?q=1") == .accept)
+    }
+
+    @Test func longTargetIs414() {
+        #expect(check([], target: 101, max: 100) == .uriTooLong)
+        #expect(check([], target: 100, max: 100) == .accept)
+    }
+}
