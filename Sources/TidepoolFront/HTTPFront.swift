@@ -76,6 +76,7 @@ extension HostRuntime {
         // does not cut the tail of a large response still leaving the socket.
         repliesWriting += 1
         evhttp_request_set_on_complete_cb(request, replyCompleteCallback, Unmanaged.passUnretained(self).toOpaque())
+        if !onAdmin { traceArrived(request) }  // before the guard: its 400/414 are counted and logged
         if rejectBadFraming(request) { return }  // FrontGuard.swift
         guard let uri = evhttp_request_get_uri(request) else {
             sendError(request, .malformedRequest)
@@ -84,6 +85,7 @@ extension HostRuntime {
         let target = Array(UnsafeRawBufferPointer(start: uri, count: strlen(uri)))
         let path = URLPath.decodedPath(ofTarget: target)
         if path == Array("/_tidepool".utf8) || path.starts(with: Array("/_tidepool/".utf8)) {
+            untrace(request)  // `/_tidepool/` is not traffic
             if hasAdminListener && !onAdmin { sendError(request, .notFound) } else { serveInternal(request, path: path) }
             return
         }
@@ -91,7 +93,7 @@ extension HostRuntime {
             sendError(request, .notFound)
             return
         }
-        traceArrived(request, path: path)
+        traceRouted(request, path: path)
         let method = evhttp_request_get_command(request)
         if method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD,
            let file = staticFiles?.open(decodedPath: path) {

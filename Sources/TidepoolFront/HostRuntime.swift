@@ -30,7 +30,9 @@ final class HostRuntime {
     var phase: Phase = .starting
     var exitStatus: Int32 = 0
 
-    var pool: FixedPool
+    /// Decides where every request goes and how many instances run
+    /// (SchedulerExecutor.swift carries out its actions).
+    var scheduler: Scheduler
     var instances: [UInt32: InstanceRecord] = [:]
     var template: TemplateRecord?
     /// Instance ids waiting for a template that is (re)starting.
@@ -61,13 +63,21 @@ final class HostRuntime {
     /// How long the template and the first instances may take to become ready.
     static let startupTimeoutSeconds = 120.0
 
+    /// How long an instance may take from the decision to start it to `ready`
+    /// before it counts as dead (the scheduler has no start timeout of its own).
+    static let instanceStartTimeoutSeconds = 60.0
+
     init(configuration: Configuration, app: AppTarget, executable: String) throws(HostError) {
         self.configuration = configuration
         self.app = app
         self.executable = executable
         self.loop = try EventLoop()
         self.staticFiles = app.publicDirectory.flatMap { StaticFiles(publicDirectory: $0) }
-        self.pool = FixedPool(size: configuration.instances, slotsPerInstance: configuration.threads)
+        do {
+            self.scheduler = try Scheduler(config: configuration.scheduler, machineMemoryBytes: Self.machineMemoryBytes)
+        } catch {
+            throw .configuration(error.description)
+        }
     }
 
     /// Runs the host until it stops; returns the process exit status.
@@ -102,12 +112,12 @@ final class HostRuntime {
     /// Called whenever an instance becomes ready: the first time the whole pool
     /// is ready, the front starts accepting connections.
     func startServingIfReady() {
-        guard phase == .starting, pool.readyCount == pool.size else { return }
+        guard phase == .starting, readyInstanceCount >= scheduler.config.minInstances else { return }
+        if configuration.start == .fork, template?.isReady != true { return }
         phase = .serving
         startupTimer?.cancel()
         startupTimer = nil
         enableFront()
-        startDeadlineSweeps()
         logger.info("listening on http://\(displayHost):\(configuration.port)")
     }
 

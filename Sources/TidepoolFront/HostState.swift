@@ -3,7 +3,7 @@ import Glibc
 import TidepoolCore
 
 /// One instance process as the host sees it. Placement state (ready, in
-/// flight) lives in the pure `FixedPool`; this holds the process and IO side.
+/// flight, draining) lives in the pure `Scheduler`; this holds the process and IO side.
 final class InstanceRecord {
     let id: UInt32
     let kind: StartKind
@@ -16,6 +16,11 @@ final class InstanceRecord {
     var stats: InstanceStats?
     /// Requests dispatched to it that have not ended.
     var requests: Set<UInt32> = []
+    /// The `server-timing` value for its first response (its start phases),
+    /// set when it is ready and taken by the first response head.
+    var serverTiming: String?
+    /// Sent `drain`: takes no new requests.
+    var draining = false
     var isReady: Bool { startMillis != nil }
 
     init(id: UInt32, kind: StartKind, pid: pid_t?, channel: FrameChannel, decidedAt: UInt64) {
@@ -32,6 +37,8 @@ final class TemplateRecord {
     let pid: pid_t
     let control: FrameChannel
     var isReady = false
+    /// Its own start phases (python-init, import, …): forked instances share them.
+    var phases: [StartPhase] = []
     /// Instance ids sent in `forkInstance` that have no `forked` answer yet, oldest
     /// first (a `failed` answer carries no id: it belongs to the oldest).
     var pendingForks: [UInt32] = []

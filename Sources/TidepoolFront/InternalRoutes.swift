@@ -14,8 +14,6 @@ extension HostRuntime {
         struct ConfigurationView: Encodable {
             let host: String
             let port: Int
-            let instances: Int
-            let threads: Int
             let start: String
             let maxRequestBodyBytes: Int
             let maxDurationSeconds: Double
@@ -27,33 +25,6 @@ extension HostRuntime {
             let venv: String?
             let publicDirectory: String?
         }
-        struct InstanceView: Encodable {
-            let id: UInt32
-            let pid: Int32?
-            let state: String
-            let inFlight: Int
-            let served: Int
-            let startKind: String
-            let startMillis: Double?
-            let rssBytes: UInt64?
-
-            private enum CodingKeys: String, CodingKey {
-                case id, pid, state, inFlight, served, startKind, startMillis, rssBytes
-            }
-
-            /// Unknown values are `null`, not missing keys: the schema stays the same in every state.
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(id, forKey: .id)
-                try container.encode(pid, forKey: .pid)
-                try container.encode(state, forKey: .state)
-                try container.encode(inFlight, forKey: .inFlight)
-                try container.encode(served, forKey: .served)
-                try container.encode(startKind, forKey: .startKind)
-                try container.encode(startMillis, forKey: .startMillis)
-                try container.encode(rssBytes, forKey: .rssBytes)
-            }
-        }
         let phase: String
         let uptimeSeconds: Double
         let configuration: ConfigurationView
@@ -61,7 +32,8 @@ extension HostRuntime {
         let queued: Int
         let inFlight: Int
         let templatePid: Int32?
-        let instances: [InstanceView]
+        let instances: [InstanceStatusView]
+        let scheduler: SchedulerStatusView
     }
 
     func serveInternal(_ request: UnsafeMutablePointer<evhttp_request>, path: [UInt8]) {
@@ -72,7 +44,7 @@ extension HostRuntime {
         }
         switch String(decoding: path, as: UTF8.self) {
         case "/_tidepool/health":
-            sendJSON(request, Health(status: "ok", ready: pool.readyCount, instances: pool.instances.count))
+            sendJSON(request, Health(status: "ok", ready: readyInstanceCount, instances: scheduler.instances.count))
         case "/_tidepool/status":
             sendJSON(request, statusView())
         case "/_tidepool/metrics":
@@ -86,28 +58,27 @@ extension HostRuntime {
 
     private func statusView() -> Status {
         let c = configuration
+        let at = now
+        let snapshot = scheduler.snapshot(at: at)
+        let slots = scheduler.config.slotsPerInstance
         return Status(
             phase: phase.rawValue,
             uptimeSeconds: Self.millis(since: startedAt) / 1000,
             configuration: .init(
-                host: c.host, port: c.port, instances: c.instances, threads: c.threads, start: c.start.rawValue,
+                host: c.host, port: c.port, start: c.start.rawValue,
                 maxRequestBodyBytes: c.maxRequestBodyBytes, maxDurationSeconds: c.maxDurationSeconds
             ),
             app: .init(
                 project: app.projectDirectory, module: app.module, attribute: app.attribute,
                 venv: app.venv, publicDirectory: app.publicDirectory
             ),
-            queued: pool.queuedCount,
-            inFlight: pool.inFlightCount,
+            queued: snapshot.queued,
+            inFlight: snapshot.inFlight,
             templatePid: template?.pid,
-            instances: pool.instances.map { slot in
-                let record = instances[slot.id]
-                return Status.InstanceView(
-                    id: slot.id, pid: record?.pid, state: slot.state.rawValue, inFlight: slot.inFlight,
-                    served: record?.served ?? 0, startKind: (record?.kind ?? .fork).name,
-                    startMillis: record?.startMillis, rssBytes: record?.stats?.rssBytes
-                )
-            }
+            instances: snapshot.instances.map {
+                InstanceStatusView($0, record: instances[Self.wire($0.id)], at: at, slots: slots)
+            },
+            scheduler: SchedulerStatusView(snapshot)
         )
     }
 

@@ -3,7 +3,7 @@ import CTidepoolLinux
 import Glibc
 import TidepoolCore
 
-/// Requests for the app: placement through the pool, and the frames that carry
+/// Requests for the app: placement through the scheduler, and the frames that carry
 /// a request to its instance.
 extension HostRuntime {
     /// Request headers that belong to the hop between client and front, or that
@@ -16,41 +16,54 @@ extension HostRuntime {
     /// Body frames stay well below the frame limit and let the instance start reading early.
     static let bodyChunkBytes = 1 << 20
 
-    /// A request for the app arrived: the pool places, queues or rejects it.
+    /// A request for the app arrived: the scheduler places, queues or rejects it.
     func forward(_ request: UnsafeMutablePointer<evhttp_request>) {
-        let id = nextRequestID
-        nextRequestID = nextRequestID == UInt32.max ? 1 : nextRequestID + 1
+        var id = nextRequestID
+        while requests[id] != nil { id = id == UInt32.max ? 1 : id + 1 }  // wrapped onto a live one
+        nextRequestID = id == UInt32.max ? 1 : id + 1
         let pending = PendingRequest(id: id, request: request)
         requests[id] = pending
-        execute(pool.requestArrived(id))
+        report(.requestArrived(RequestID(UInt64(id)), now: now))
     }
 
     /// Sends the request's head, body and end to the instance in one write.
     func dispatch(_ id: UInt32, to instanceID: UInt32) {
-        guard let pending = requests[id], let request = pending.request else {
-            execute(pool.requestFinished(id, on: instanceID))
+        let requestID = RequestID(UInt64(id))
+        let schedulerInstance = Self.scheduler(instanceID)
+        guard let pending = requests[id], pending.phase == .queued else {
+            // Answered already, or placed again after its first instance died
+            // within this same batch of actions: this dispatch is stale.
+            if scheduler.running[requestID]?.instance == schedulerInstance {
+                report(.requestFinished(requestID, instance: schedulerInstance, cpu: .zero, wall: .zero, now: now))
+            }
+            return
+        }
+        guard let request = pending.request else {
+            requests[id] = nil
+            report(.requestFinished(requestID, instance: schedulerInstance, cpu: .zero, wall: .zero, now: now))
             return
         }
         if let instance = instances[instanceID], !instance.channel.peerIsAlive() {
             // Killed an instant ago, its EOF not processed yet: handle the death
-            // now and place the request again, rather than send it into a dead
-            // socket and answer 502 for work that never started.
+            // now; the scheduler lists this request as lost and, never sent,
+            // it is placed again (SchedulerExecutor.failRequest) rather than
+            // answered 502 for work that never started.
             instance.channel.close()
             instanceDied(instance, reason: .endOfFile)
-            execute(pool.requestArrived(id))
             return
         }
         guard let instance = instances[instanceID], let output = instance.channel.output else {
-            // Cannot happen while the pool and the records agree; answer rather than hang.
+            // Cannot happen while the scheduler and the records agree; answer rather than hang.
             requests[id] = nil
             replyError(pending, .noResponse)
+            report(.requestFinished(requestID, instance: schedulerInstance, cpu: .zero, wall: .zero, now: now))
             return
         }
         guard let connection = evhttp_request_get_connection(request) else {
             // The client left while the request was queued: free it, free the slot.
             requests[id] = nil
             replyError(pending, .noResponse)
-            execute(pool.requestFinished(id, on: instanceID))
+            report(.requestFinished(requestID, instance: schedulerInstance, cpu: .zero, wall: .zero, now: now))
             return
         }
         pending.phase = .dispatched

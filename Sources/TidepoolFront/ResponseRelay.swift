@@ -27,7 +27,7 @@ extension HostRuntime {
     func relayHead(_ id: UInt32, _ head: ResponseHead) {
         guard let pending = requests[id], pending.phase == .dispatched, pending.head == nil else { return }
         if rejectOversizedResponse(pending, head) { return }  // ResponseLimits.swift
-        pending.head = head
+        pending.head = withServerTiming(head, for: pending)
         markDirty(pending)
     }
 
@@ -42,7 +42,13 @@ extension HostRuntime {
     }
 
     func relayEnd(_ id: UInt32, _ end: ResponseEnd, instance: InstanceRecord) {
-        guard let pending = requests[id], pending.instance == instance.id else { return }
+        guard let pending = requests[id], pending.instance == instance.id else {
+            // Already freed here (e.g. its client left): the slot is free all the same.
+            report(.requestFinished(
+                RequestID(UInt64(id)), instance: Self.scheduler(instance.id),
+                cpu: .nanoseconds(Int64(clamping: end.cpuNanos)), wall: .nanoseconds(Int64(clamping: end.wallNanos)), now: now))
+            return
+        }
         requests[id] = nil
         instance.requests.remove(id)
         instance.served += 1
@@ -63,7 +69,9 @@ extension HostRuntime {
             logger.warning("request \(id) was cut short by instance \(instance.id): \(reason)")
             if pending.phase == .streaming { abort(pending) } else { replyError(pending, .invocationFailed) }
         }
-        execute(pool.requestFinished(id, on: instance.id))
+        report(.requestFinished(
+            RequestID(UInt64(id)), instance: Self.scheduler(instance.id),
+            cpu: .nanoseconds(Int64(clamping: end.cpuNanos)), wall: .nanoseconds(Int64(clamping: end.wallNanos)), now: now))
     }
 
     /// End of a read batch: heads without their end start streaming; streams get their new bytes.

@@ -26,7 +26,7 @@ extension HostRuntime {
         let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
         switch phase {
         case .serving:
-            logger.info("\(name): finishing \(pool.inFlightCount) in-flight and \(pool.queuedCount) queued requests, then stopping")
+            logger.info("\(name): finishing \(scheduler.running.count) in-flight and \(scheduler.queue.count) queued requests, then stopping")
             beginDrain()
         case .starting:
             logger.info("\(name) during startup: stopping")
@@ -39,10 +39,9 @@ extension HostRuntime {
         }
     }
 
-    /// Stops accepting connections and waits for the pool's work to finish.
+    /// Stops accepting connections and waits for every request to finish.
     private func beginDrain() {
         phase = .draining
-        pool.stop()
         disableFront()
         let deadline = loop.after(configuration.maxDurationSeconds) { [unowned self] in
             guard phase == .draining else { return }
@@ -52,12 +51,12 @@ extension HostRuntime {
         waitForIdle(deadline: deadline, idleSince: nil)
     }
 
-    /// Polls until the pool holds nothing and every reply has been written
-    /// (or `replyFlushGraceSeconds` passed since the pool went idle).
+    /// Polls until no request is left and every reply has been written
+    /// (or `replyFlushGraceSeconds` passed since the last one ended).
     private func waitForIdle(deadline: Timer, idleSince: UInt64?) {
         guard phase == .draining else { return }
         var idleSince = idleSince
-        if pool.isIdle && requests.isEmpty {
+        if requests.isEmpty {
             let since = idleSince ?? tp_monotonic_nanos()
             idleSince = since
             if repliesWriting <= 0 || Self.millis(since: since) >= Self.replyFlushGraceSeconds * 1000 {

@@ -4,36 +4,14 @@ import Glibc
 import Logging
 import TidepoolCore
 
-/// Starting, watching and replacing the template and the instances, and
-/// executing the pool's actions.
+/// Starting, watching and replacing the template and the instances (when and
+/// how many is the scheduler's decision: SchedulerExecutor.swift).
 extension HostRuntime {
-    /// Starts the template (fork mode) or the first instances (spawn mode).
+    /// Starts the template (fork mode), then the scheduler's ticks (the first
+    /// one asks for `minInstances`; in fork mode they wait for the template).
     func startProcesses() throws(HostError) {
-        switch configuration.start {
-        case .fork:
-            try startTemplate()
-        case .spawn:
-            execute(pool.start())
-        }
-    }
-
-    /// Carries out what the pool decided, in order.
-    func execute(_ actions: [FixedPool.Action]) {
-        for action in actions {
-            switch action {
-            case .startInstance(let id):
-                noteScale(.up, reason: phase == .starting ? .minimum : .died, instance: id)
-                startInstance(id)
-            case .dispatch(let requestID, let instanceID):
-                dispatch(requestID, to: instanceID)
-            case .enqueue:
-                break
-            case .reject(let requestID, let code):
-                if let pending = requests.removeValue(forKey: requestID) {
-                    replyError(pending, code)
-                }
-            }
-        }
+        if configuration.start == .fork { try startTemplate() }
+        startTicking()
     }
 
     // MARK: - Template
@@ -45,7 +23,7 @@ extension HostRuntime {
         do {
             pid = try ProcessLauncher.spawn(
                 executable: executable,
-                arguments: ProcessLauncher.arguments(role: "_template", app: app, threads: configuration.threads),
+                arguments: ProcessLauncher.arguments(role: "_template", app: app, threads: scheduler.config.slotsPerInstance),
                 channel: childEnd
             )
         } catch {
@@ -70,13 +48,12 @@ extension HostRuntime {
         switch frame {
         case .ready:
             record.isReady = true
+            if case .ready(let ready) = frame { record.phases = ready.phases }
             logger.info("template ready in \(Self.format(Self.millis(since: decidedAt))) ms (pid \(record.pid))")
-            if phase == .starting && pool.instances.isEmpty {
-                execute(pool.start())
-            }
             let backlog = forkBacklog
             forkBacklog = []
             for id in backlog { startInstance(id) }
+            startServingIfReady()
         case .forked(let instanceID, let pid):
             record.pendingForks.removeAll { $0 == instanceID }
             instances[instanceID]?.pid = pid
@@ -142,8 +119,9 @@ extension HostRuntime {
             }
         } catch {
             logger.error("cannot start instance \(id): \(error)")
+            noteStartFailed(id)
             if phase == .starting { beginStop(status: 1) } else {
-                loop.after(1) { [unowned self] in execute(pool.instanceDied(id)) }
+                loop.after(1) { [unowned self] in report(.instanceDied(Self.scheduler(id), now: now)) }
             }
         }
     }
@@ -175,7 +153,7 @@ extension HostRuntime {
         do {
             pid = try ProcessLauncher.spawn(
                 executable: executable,
-                arguments: ProcessLauncher.arguments(role: "_instance", app: app, threads: configuration.threads),
+                arguments: ProcessLauncher.arguments(role: "_instance", app: app, threads: scheduler.config.slotsPerInstance),
                 channel: childEnd
             )
         } catch {
@@ -208,7 +186,10 @@ extension HostRuntime {
             if record.pid == nil { record.pid = ready.pid }
             logger.info("instance \(record.id) ready (\(record.kind.name)) in \(Self.format(millis)) ms")
             noteInstanceReady(record)
-            execute(pool.instanceReady(record.id, slots: Int(ready.threads)))
+            record.serverTiming = serverTiming(kind: record.kind, startMillis: millis, phases: ready.phases)
+            report(.instanceReady(
+                Self.scheduler(record.id), kind: record.kind,
+                startDuration: .nanoseconds(Int64(millis * 1e6)), now: now))
             startServingIfReady()
         case .failed(let failure):
             logger.error("instance \(record.id) failed to start (\(failure.phase)):\n\(failure.message)")
@@ -218,37 +199,42 @@ extension HostRuntime {
             log(logRecord, source: "instance \(record.id)")
         case .stats(let stats):
             record.stats = stats
-            noteInstanceStats(record, stats)
+            report(.instanceStats(
+                Self.scheduler(record.id), rssBytes: stats.rssBytes,
+                cpuTotal: .nanoseconds(Int64(clamping: stats.cpuNanos)), now: now))
         default:
             logger.warning("instance \(record.id) sent an unexpected \(frame.kind) frame")
         }
     }
 
-    /// The instance's channel ended: fail exactly its requests, then replace it.
+    /// The instance's channel ended: the scheduler fails exactly its requests
+    /// still awaiting an answer and decides on a replacement.
     func instanceDied(_ record: InstanceRecord, reason: FrameChannel.CloseReason, reported: Bool = false) {
         guard instances[record.id] === record else { return }
-        instances[record.id] = nil
-        noteInstanceGone(record.id)
         let pidText = record.pid.map { "pid \($0)" } ?? "pid unknown"
         if case .malformed = reason, let pid = record.pid {
             kill(pid, SIGKILL)  // it broke the protocol: do not wait for it to notice EOF
         }
-        for id in record.requests.sorted() {
-            if let pending = requests.removeValue(forKey: id) { failOnDeadInstance(pending) }
-        }
-        if phase == .stopping { return }
-        if !record.isReady {
-            if !reported { logger.error("instance \(record.id) (\(pidText)) exited before it was ready (\(reason))") }
-            if phase == .starting {
-                beginStop(status: 1)
-                return
+        if phase != .stopping {
+            if !record.isReady {
+                if !reported { logger.error("instance \(record.id) (\(pidText)) exited before it was ready (\(reason))") }
+            } else {
+                logger.error("instance \(record.id) (\(pidText)) died (\(reason)); the scheduler replaces it if needed")
             }
-            // Failed start while serving: retry after a pause, never in a tight loop.
-            loop.after(1) { [unowned self] in execute(pool.instanceDied(record.id)) }
-            return
         }
-        logger.error("instance \(record.id) (\(pidText)) died (\(reason)); starting a replacement")
-        execute(pool.instanceDied(record.id))
+        instances[record.id] = nil
+        noteInstanceGone(record, died: true)
+        // An app that cannot start while the host starts: stop (no replacement).
+        if phase == .starting && !record.isReady { beginStop(status: 1) }
+        report(.instanceDied(Self.scheduler(record.id), now: now))
+        // Requests the scheduler did not list (already answered 504, or their
+        // client left) are still held here: free them.
+        for id in record.requests.sorted() {
+            if let pending = requests[id], pending.instance == record.id {
+                requests[id] = nil
+                failOnDeadInstance(pending)
+            }
+        }
     }
 
     /// Reaps every exited child (SIGCHLD, and during shutdown).

@@ -9,6 +9,7 @@ enum ConfigError: Error, CustomStringConvertible {
     case wrongType(key: String, expected: String)
     case outOfRange(key: String, value: String, allowed: String)
     case unknownKey(path: String, key: String)
+    case invalid(key: String, reason: String)
 
     var description: String {
         switch self {
@@ -20,6 +21,8 @@ enum ConfigError: Error, CustomStringConvertible {
             "config key `\(key)` must be \(expected)"
         case .outOfRange(let key, let value, let allowed):
             "config key `\(key)` is \(value); allowed: \(allowed)"
+        case .invalid(let key, let reason):
+            "config key `\(key)` \(reason)"
         case .unknownKey(let path, let key):
             "config file \(path) has an unknown key `\(key)` (see config/tidepool.toml for the keys)"
         }
@@ -28,7 +31,9 @@ enum ConfigError: Error, CustomStringConvertible {
 
 /// Reads `config/tidepool.toml`-style files into a `Configuration`.
 enum ConfigFile {
-    static func load(path: String, into configuration: inout Configuration) throws {
+    /// Returns the keys the file set (so `vercel.json` does not override them).
+    @discardableResult
+    static func load(path: String, into configuration: inout Configuration) throws -> Set<String> {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -43,11 +48,10 @@ enum ConfigFile {
         }
         for key in table.keys {
             let value = table[key]!
+            if try SchedulerSettings.apply(key: key, value: value, to: &configuration.scheduler) { continue }
             switch key {
             case "host": configuration.host = try string(value, key)
             case "port": configuration.port = try int(value, key)
-            case "instances": configuration.instances = try int(value, key)
-            case "threads": configuration.threads = try int(value, key)
             case "start":
                 let raw = try string(value, key)
                 guard let mode = Configuration.StartMode(rawValue: raw) else {
@@ -55,7 +59,6 @@ enum ConfigFile {
                 }
                 configuration.start = mode
             case "maxRequestBodyBytes": configuration.maxRequestBodyBytes = try int(value, key)
-            case "maxDuration": configuration.maxDurationSeconds = try number(value, key)
             case "adminPort": configuration.adminPort = try int(value, key)
             case "adminHost": configuration.adminHost = try string(value, key)
             case "logFormat":
@@ -73,17 +76,12 @@ enum ConfigFile {
             default: throw ConfigError.unknownKey(path: path, key: key)
             }
         }
+        return Set(table.keys)
     }
 
     static func validate(_ c: Configuration) throws {
         guard (1...65535).contains(c.port) else {
             throw ConfigError.outOfRange(key: "port", value: "\(c.port)", allowed: "1...65535")
-        }
-        guard (1...256).contains(c.instances) else {
-            throw ConfigError.outOfRange(key: "instances", value: "\(c.instances)", allowed: "1...256")
-        }
-        guard (1...1024).contains(c.threads) else {
-            throw ConfigError.outOfRange(key: "threads", value: "\(c.threads)", allowed: "1...1024")
         }
         if let admin = c.adminPort {
             guard (1...65535).contains(admin) else {
@@ -96,8 +94,11 @@ enum ConfigFile {
         guard c.maxRequestBodyBytes > 0 else {
             throw ConfigError.outOfRange(key: "maxRequestBodyBytes", value: "\(c.maxRequestBodyBytes)", allowed: "> 0")
         }
-        guard c.maxDurationSeconds > 0 else {
-            throw ConfigError.outOfRange(key: "maxDuration", value: "\(c.maxDurationSeconds)", allowed: "> 0 seconds")
+        if let error = c.scheduler.validate(machineMemoryBytes: SchedulerSettings.machineMemoryBytes).first {
+            throw ConfigError.invalid(key: error.key.rawValue, reason: error.reason)
+        }
+        if c.scheduler.slotsPerInstance > 1024 {
+            throw ConfigError.outOfRange(key: "maxConcurrency", value: "\(c.scheduler.maxConcurrency)", allowed: "1...1024 (handler threads per instance)")
         }
         // Hardening limits (issue 7)
         guard c.maxResponseBodyBytes > 0 else {

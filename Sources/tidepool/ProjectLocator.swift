@@ -60,10 +60,15 @@ enum ProjectLocator {
     }
 
     /// `serve`'s preparation: default options, build skipped on request.
-    static func prepareForServe(_ directory: URL, skipBuild: Bool) throws -> AppTarget {
+    /// Also returns the entrypoint's `vercel.json` `functions` settings.
+    static func prepareForServe(_ directory: URL, skipBuild: Bool) throws -> (AppTarget, FunctionRule?) {
         var options = try preparationOptions(maxBundleSize: nil)
         options.runBuild = !skipBuild
-        return try prepare(directory, options: options, logger: Logger(label: "tidepool.project")).appTarget
+        let logger = Logger(label: "tidepool.project")
+        let project = try Project.load(directory: directory)
+        for warning in project.warnings { logger.warning("\(warning)") }
+        let report = try ProjectPreparer.prepare(project, options: options, logger: logger)
+        return (report.appTarget, project.functionSettings)
     }
 
     /// The bundle limit from `--max-bundle-size`, else `$TIDEPOOL_MAX_BUNDLE_SIZE`, else 250 MB.

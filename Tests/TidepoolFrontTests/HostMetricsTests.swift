@@ -27,7 +27,7 @@ struct HostMetricsTests {
         let metrics = HostMetrics()
         update(metrics, instances: [1, 2])
         for _ in 0..<3 { metrics.invocationEnded(cpuNanos: 500_000_000) }
-        metrics.instanceLifetime(memoryBytes: 2_000_000_000, duration: .seconds(3))
+        metrics.instanceLifetime(memoryMB: 2048, duration: .seconds(3))
         metrics.requestCompleted(status: 200, error: nil, duration: .milliseconds(5), queueWait: .zero)
         // Instance 1 dies and is replaced by 3: nothing the host counted goes away.
         metrics.scaleEvent(direction: .up, reason: .died)

@@ -161,7 +161,7 @@ class Tidepool:
         assert BINARY.exists(), f"{BINARY} missing: run `swift build -c release` (./scripts/test does)"
         self.project = project
         self.port = free_port()
-        self.instances = instances if instances is not None else 2
+        self.instances = instances if instances is not None else 1  # the default minInstances
         self.threads = threads
         self.start_mode = start
         self.token = uuid.uuid4().hex

@@ -82,7 +82,9 @@ def test_metrics_pass_promtool_and_count_what_was_sent(tidepool):
     assert total(samples, "tidepool_scale_events_total", direction="up", reason="minimum") == 2
     assert total(samples, "tidepool_instances", state="idle") == 2
     assert total(samples, "tidepool_instances") == 2
-    assert total(samples, "tidepool_instance_slot_limit") == 2 * 8
+    slots = server.status()["scheduler"]["config"]["slotsPerInstance"]
+    assert total(samples, "tidepool_instance_slot_limit") == 2 * slots
+    assert sum(i["slotLimit"] for i in server.status()["instances"]) == 2 * slots
     assert total(samples, "tidepool_active_cpu_seconds_total") > 0
     assert total(samples, "tidepool_host_resident_memory_bytes") > 1_000_000
     assert total(samples, "tidepool_host_open_fds") > 3
@@ -90,18 +92,34 @@ def test_metrics_pass_promtool_and_count_what_was_sent(tidepool):
     assert all(name.startswith("tidepool_") for name in names)
 
 
+def test_front_guard_rejections_are_counted_and_logged(tidepool):
+    """A 414 from the front's framing checks never reaches an instance, but it
+    is still traffic: counted by error code and written to the access log."""
+    server = tidepool("example", instances=1, extra_args=["--log-format", "json"])
+    r = requests.get(server.base_url + "/" + "a" * 9000, timeout=5)
+    assert r.status_code == 414 and r.headers.get("x-tidepool-error") == "URL_TOO_LONG"
+    samples = wait_for(lambda: (lambda s: s if total(s, "tidepool_requests_total", error="URL_TOO_LONG") else None)(
+        scrape(server.base_url)[1]), 5, "the 414 in the metrics")
+    assert total(samples, "tidepool_requests_total", status_class="4xx", error="URL_TOO_LONG") == 1
+    assert total(samples, "tidepool_request_queue_wait_seconds_count") == 0  # never dispatched
+    access = [json.loads(line) for line in server.stderr().splitlines() if '"tidepool.access"' in line]
+    assert [(r["status"], r["error"], r["start"]) for r in access] == [(414, "URL_TOO_LONG", "none")]
+    assert len(access[0]["path"]) <= 513
+
+
 def test_counters_never_go_backwards_when_an_instance_dies(tidepool):
     server = tidepool("example", instances=2)
     for _ in range(6):
         server.get("/api/data")
-    # Memory is charged per stats report (about 1 s): wait for some GB-seconds.
+    # Provisioned memory (instanceMemoryMB × lifetime) is charged at each scrape.
     wait_for(lambda: total(scrape(server.base_url)[1], "tidepool_provisioned_memory_gigabyte_seconds_total") > 0,
              10, "provisioned memory GB-seconds")
     _, before = scrape(server.base_url)
     victim = server.instance_list()[0]
     os.kill(victim["pid"], signal.SIGKILL)
-    wait_for(lambda: total(scrape(server.base_url)[1], "tidepool_scale_events_total", reason="died") == 1,
+    wait_for(lambda: total(scrape(server.base_url)[1], "tidepool_scale_events_total", direction="up", reason="died") == 1,
              15, "a scale-up for the died instance")
+    assert total(scrape(server.base_url)[1], "tidepool_scale_events_total", direction="down", reason="died") == 1
     wait_for(lambda: total(scrape(server.base_url)[1], "tidepool_instances", state="idle") == 2, 15, "two idle instances")
     server.get("/api/data")
     _, after = scrape(server.base_url)

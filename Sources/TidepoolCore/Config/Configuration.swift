@@ -4,16 +4,19 @@ public struct Configuration: Equatable, Sendable {
     /// Address the front proxy listens on.
     public var host: String = "127.0.0.1"
     public var port: Int = 3000
-    /// Fixed pool size (the autoscaler replaces this with min/max instances).
-    public var instances: Int = 2
-    /// Handler threads per instance: how many requests one instance runs at once.
-    public var threads: Int = 8
+    /// The Fluid scheduler's knobs: pool bounds, concurrency per instance,
+    /// queue, deadlines, windows (see `SchedulerConfig`).
+    public var scheduler = SchedulerConfig()
     /// How instances are started.
     public var start: StartMode = .fork
     /// Largest request body accepted, in bytes (Vercel's limit is 4.5 MB).
     public var maxRequestBodyBytes: Int = 4_500_000
-    /// How long a request may run, in seconds, before the client gets a 504.
-    public var maxDurationSeconds: Double = 300
+    /// How long a request may run, in seconds, before the client gets a 504
+    /// (the scheduler's `maxDuration`; the scheduler alone enforces it).
+    public var maxDurationSeconds: Double {
+        let (seconds, attoseconds) = scheduler.maxDuration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
     /// When set, `/_tidepool/` (metrics, status, live page) is served on this
     /// port instead of the main one, which then answers 404 for those paths.
     public var adminPort: Int?

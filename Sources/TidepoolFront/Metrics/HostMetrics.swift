@@ -84,7 +84,7 @@ public final class HostMetrics {
         activeCPUSeconds = r.makeCounter(
             descriptor: .tidepool("active_cpu_seconds", unit: "total", help: "CPU time handler threads spent on requests (Fluid's active CPU meter)."))
         memoryGBSeconds = r.makeCounter(
-            descriptor: .tidepool("provisioned_memory_gigabyte_seconds", unit: "total", help: "Instance resident memory in GB (1e9 bytes) times its lifetime (Fluid's provisioned memory meter)."))
+            descriptor: .tidepool("provisioned_memory_gigabyte_seconds", unit: "total", help: "Configured instance memory (instanceMemoryMB) in GB (1024 MB) times instance lifetime, from the start decision to its end (Fluid's provisioned memory meter)."))
         inFlight = r.makeGauge(
             descriptor: .tidepool("requests_in_flight", unit: "", help: "App requests dispatched to an instance and not finished."))
         queued = r.makeGauge(
@@ -134,10 +134,11 @@ public final class HostMetrics {
         activeCPUSeconds.increment(by: Double(cpuNanos) / 1e9)
     }
 
-    /// `memoryBytes` were held for `duration` (called per stats interval and at death).
-    public func instanceLifetime(memoryBytes: UInt64, duration: Duration) {
-        guard duration > .zero, memoryBytes > 0 else { return }
-        memoryGBSeconds.increment(by: Double(memoryBytes) / 1e9 * duration.seconds)
+    /// An instance of `memoryMB` configured memory lived `duration` more
+    /// (called at scrape time and when it is gone). GB = 1024 MB, as Vercel counts.
+    public func instanceLifetime(memoryMB: Int, duration: Duration) {
+        guard duration > .zero, memoryMB > 0 else { return }
+        memoryGBSeconds.increment(by: Double(memoryMB) / 1024 * duration.seconds)
     }
 
     // MARK: - Scrape-time state
@@ -190,14 +191,6 @@ public final class HostMetrics {
         case 500..<600: "5xx"
         default: "other"
         }
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as a Double.
-    var seconds: Double {
-        let c = components
-        return Double(c.seconds) + Double(c.attoseconds) / 1e18
     }
 }
 

@@ -1,5 +1,6 @@
 import CEvent
 import CTidepoolLinux
+import Glibc
 import Logging
 import TidepoolCore
 
@@ -12,11 +13,24 @@ extension HostRuntime {
         UInt(bitPattern: request)
     }
 
-    /// A request for the app or a static file arrived (not `/_tidepool/`).
-    func traceArrived(_ request: UnsafeMutablePointer<evhttp_request>, path: [UInt8]) {
+    /// A request arrived on the main port. Traced before any check, so the
+    /// front's early rejections (FrontGuard's 400/414) are counted and
+    /// logged; until routed, its path is the raw target without the query.
+    func traceArrived(_ request: UnsafeMutablePointer<evhttp_request>) {
+        let raw = evhttp_request_get_uri(request).map { Array(UnsafeRawBufferPointer(start: $0, count: strlen($0))) } ?? []
         observed.traces[Self.key(request)] = RequestTrace(
             arrivedAt: tp_monotonic_nanos(), method: Self.methodName(evhttp_request_get_command(request)),
-            path: ObservedRequests.loggable(path: path))
+            path: ObservedRequests.loggable(path: Array(raw.prefix { $0 != UInt8(ascii: "?") })))
+    }
+
+    /// The request is for the app or a static file: log its decoded path.
+    func traceRouted(_ request: UnsafeMutablePointer<evhttp_request>, path: [UInt8]) {
+        observed.traces[Self.key(request)]?.path = ObservedRequests.loggable(path: path)
+    }
+
+    /// The request is for `/_tidepool/`: not traffic, neither counted nor logged.
+    func untrace(_ request: UnsafeMutablePointer<evhttp_request>) {
+        observed.traces[Self.key(request)] = nil
     }
 
     /// The request was sent to `instance`.
@@ -59,56 +73,82 @@ extension HostRuntime {
         Self.accessLogger.info("\(trace.method) \(trace.path) \(status)", metadata: metadata)
     }
 
-    /// The pool decided to start (`up`) or drain (`down`) an instance.
-    func noteScale(_ direction: HostMetrics.ScaleDirection, reason: ScaleReason, instance: UInt32) {
+    /// The scheduler started (`up`) or drained (`down`) an instance, or one
+    /// died (`down`, `died`). Called exactly once per event: from the
+    /// executor's `start` and `drain` actions and from an unexpected death
+    /// of an instance not already draining, so `up − down` is the live count.
+    func noteScale(
+        _ direction: HostMetrics.ScaleDirection, reason: ScaleReason, instance: UInt32, detail: @autoclosure () -> String
+    ) {
         metrics.scaleEvent(direction: direction, reason: reason)
-        logger.info("scale \(direction.rawValue): instance \(instance) (reason: \(reason.rawValue))",
+        let verb = switch direction {
+        case .up: "starting"
+        case .down: reason == .died ? "lost" : "draining"
+        }
+        logger.info("scale \(direction.rawValue): \(verb) instance \(instance) (\(reason.rawValue)); \(detail())",
                     metadata: ["scale": .string(direction.rawValue), "reason": .string(reason.rawValue)])
     }
 
-    /// The instance answered `ready`.
+    /// The scheduler asked for a new instance: its provisioned memory counts from now.
+    func noteInstanceStarting(_ id: UInt32) {
+        observed.memoryAccountedAt[id] = tp_monotonic_nanos()
+    }
+
+    /// The instance answered `ready`: one cold start, timed from the start decision.
     func noteInstanceReady(_ record: InstanceRecord) {
-        let now = tp_monotonic_nanos()
-        metrics.instanceStarted(kind: record.kind, coldStart: .nanoseconds(Int64(now &- record.decidedAt)))
-        observed.memoryAccountedAt[record.id] = (now, 0)
+        metrics.instanceStarted(
+            kind: record.kind, coldStart: .nanoseconds(Int64(tp_monotonic_nanos() &- record.decidedAt)))
     }
 
-    /// A stats frame arrived: memory held since the last one counts toward GB-seconds.
-    func noteInstanceStats(_ record: InstanceRecord, _ stats: InstanceStats) {
-        accountMemory(record.id, rssBytes: stats.rssBytes)
+    /// The instance is gone (stopped, killed or `died`): its last memory
+    /// interval is accounted and its series go. An unexpected death of an
+    /// instance that was not draining is a scale-down event (`died`); a
+    /// draining one was already counted at its drain.
+    func noteInstanceGone(_ record: InstanceRecord, died: Bool = false) {
+        if died && !record.draining { noteScale(.down, reason: .died, instance: record.id, detail: scaleSummary) }
+        accountMemory(record.id)
+        observed.memoryAccountedAt[record.id] = nil
+        observed.warmInstances.remove(record.id)
     }
 
-    /// The instance is gone: its last memory interval is accounted, its series go.
-    func noteInstanceGone(_ id: UInt32) {
-        accountMemory(id, rssBytes: nil)
+    /// The start failed before any process existed: a scale-down (`died`),
+    /// like a death, and nothing more to account.
+    func noteStartFailed(_ id: UInt32) {
+        noteScale(.down, reason: .died, instance: id, detail: scaleSummary)
         observed.memoryAccountedAt[id] = nil
-        observed.warmInstances.remove(id)
     }
 
-    private func accountMemory(_ id: UInt32, rssBytes: UInt64?) {
+    /// Provisioned memory as Vercel bills it: the configured memory size
+    /// (`instanceMemoryMB`) × the instance's lifetime, not its RSS.
+    private func accountMemory(_ id: UInt32) {
         let now = tp_monotonic_nanos()
         guard let last = observed.memoryAccountedAt[id] else { return }
-        // The interval is charged at the newest RSS known (the first report covers the time since ready).
-        let held = rssBytes ?? last.rssBytes
-        metrics.instanceLifetime(memoryBytes: held, duration: .nanoseconds(Int64(now &- last.at)))
-        observed.memoryAccountedAt[id] = (now, held)
+        metrics.instanceLifetime(
+            memoryMB: scheduler.config.instanceMemoryMB, duration: .nanoseconds(Int64(now &- last)))
+        observed.memoryAccountedAt[id] = now
     }
 
-    /// The exposition text for `/_tidepool/metrics`, with scrape-time gauges refreshed.
+    /// The exposition text for `/_tidepool/metrics`, with scrape-time gauges
+    /// refreshed from the scheduler's snapshot (its states, limits and queue).
     func metricsText() -> [UInt8] {
-        for id in observed.memoryAccountedAt.keys { accountMemory(id, rssBytes: nil) }
+        for id in observed.memoryAccountedAt.keys { accountMemory(id) }
+        let snapshot = scheduler.snapshot(at: now)
         var states = HostMetrics.InstanceStates()
         var samples: [HostMetrics.InstanceSample] = []
-        for slot in pool.instances {
-            switch slot.state {
-            case .starting: states.starting += 1
-            case .ready: if slot.inFlight == 0 { states.idle += 1 } else { states.busy += 1 }
-            case .draining: states.draining += 1
+        for instance in snapshot.instances {
+            switch instance.state {
+            case "starting": states.starting += 1
+            case "idle": states.idle += 1
+            case "busy": states.busy += 1
+            default: states.draining += 1
             }
-            samples.append(.init(id: slot.id, slotLimit: slot.slots, rssBytes: instances[slot.id]?.stats?.rssBytes))
+            let id = Self.wire(instance.id)
+            samples.append(.init(
+                id: id, slotLimit: min(instance.concurrencyLimit, snapshot.config.slotsPerInstance),
+                rssBytes: instance.rssBytes ?? instances[id]?.stats?.rssBytes))
         }
         metrics.update(
-            states: states, inFlight: pool.inFlightCount, queued: pool.queuedCount, instances: samples,
+            states: states, inFlight: snapshot.inFlight, queued: snapshot.queued, instances: samples,
             hostRSSBytes: ProcSelf.residentBytes(), hostOpenFDs: ProcSelf.openFileDescriptors())
         return metrics.render()
     }

@@ -39,7 +39,7 @@ th:first-child, td:first-child { text-align:left; }
 <section><h2>Latency p50 / p99 (ms)</h2><svg class="chart" id="chart-latency"></svg><div class="legend" id="legend-latency"></div></section>
 <section><h2>Cold starts / s</h2><svg class="chart" id="chart-cold"></svg></section>
 <section id="instances-card"><h2>Instances</h2>
-<table><thead><tr><th>id</th><th>pid</th><th>state</th><th>in flight</th><th>served</th><th>start</th><th>start ms</th><th>RSS MB</th></tr></thead>
+<table><thead><tr><th>id</th><th>pid</th><th>state</th><th>in flight</th><th>slots</th><th>served</th><th>why</th><th>start</th><th>start ms</th><th>RSS MB</th></tr></thead>
 <tbody id="instance-rows"></tbody></table></section>
 </main>
 <script>
@@ -172,7 +172,10 @@ function render(status) {
       const tr = document.createElement("tr");
       const rss = i.rssBytes === null || i.rssBytes === undefined ? null : (i.rssBytes / 1e6).toFixed(1);
       const ms = i.startMillis === null || i.startMillis === undefined ? null : Number(i.startMillis).toFixed(1);
-      for (const v of [i.id, i.pid, i.state, i.inFlight, i.served, i.startKind, ms, rss]) {
+      const state = i.activity || i.state;  // the scheduler's word: starting, idle, busy, draining
+      const why = i.drainReason ? `drain: ${i.drainReason}` : (i.startReason ? `start: ${i.startReason}` : null);
+      const slots = i.slotLimit === undefined ? null : `${i.slotLimit}${i.saturated ? " (saturated)" : ""}`;
+      for (const v of [i.id, i.pid, state, i.inFlight, slots, i.served, why, i.startKind, ms, rss]) {
         const td = document.createElement("td"); td.textContent = text(v); tr.appendChild(td);
       }
       rows.appendChild(tr);

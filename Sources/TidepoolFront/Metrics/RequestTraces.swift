@@ -5,7 +5,7 @@ import TidepoolCore
 final class RequestTrace {
     let arrivedAt: UInt64
     let method: String
-    let path: String
+    var path: String
     var dispatchedAt: UInt64?
     var instance: UInt32?
     /// The first request its instance ever got.
@@ -30,8 +30,8 @@ struct ObservedRequests {
     var traces: [UInt: RequestTrace] = [:]
     /// Instances that have been dispatched at least one request.
     var warmInstances: Set<UInt32> = []
-    /// Per live instance: when its memory was last accounted, and its last RSS.
-    var memoryAccountedAt: [UInt32: (at: UInt64, rssBytes: UInt64)] = [:]
+    /// Per live instance: when its provisioned memory was last accounted.
+    var memoryAccountedAt: [UInt32: UInt64] = [:]
 
     /// Longest path written to the access log (a path is client data).
     static let maxLoggedPath = 512
