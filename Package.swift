@@ -6,12 +6,14 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "tidepool", targets: ["tidepool"]),
+        .executable(name: "tidepool-load", targets: ["tidepool-load"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
         // C boundaries: every macro, static and variadic call is wrapped here, nowhere else.
@@ -44,7 +46,7 @@ let package = Package(
         .target(
             name: "TidepoolFront",
             dependencies: [
-                "TidepoolCore", "CEvent", "CTidepoolLinux",
+                "TidepoolCore", "TidepoolProject", "CEvent", "CTidepoolLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
@@ -68,7 +70,30 @@ let package = Package(
             ]
         ),
 
+        // Load generator (LoadTests/): pure scenario/schedule/report logic, and the libevent shell.
+        .target(
+            name: "LoadCore",
+            dependencies: [
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            path: "LoadTests/Sources/LoadCore"
+        ),
+        .executableTarget(
+            name: "tidepool-load",
+            dependencies: [
+                "LoadCore", "CEvent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "LoadTests/Sources/tidepool-load"
+        ),
+
         .testTarget(name: "TidepoolCoreTests", dependencies: ["TidepoolCore"]),
+        .testTarget(
+            name: "LoadTestsTests",
+            dependencies: ["LoadCore", .product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
         .testTarget(name: "TidepoolProjectTests", dependencies: ["TidepoolProject"]),
         .testTarget(name: "TidepoolFrontTests", dependencies: ["TidepoolFront"]),
     ],

@@ -9,6 +9,9 @@
 #include <signal.h>
 #include <spawn.h>
 #include <unistd.h>
+#include <grp.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 
 extern char **environ;
 
@@ -124,4 +127,65 @@ pid_t tp_spawn_with_channel(const char *path, char *const argv[], int channel_fd
         return -1;
     }
     return pid;
+}
+
+int tp_become_user(uid_t uid, gid_t gid) {
+    if (setgroups(0, NULL) != 0) return -1;
+    if (setgid(gid) != 0) return -1;
+    if (setuid(uid) != 0) return -1;
+    return 0;
+}
+
+int tp_access_as(uid_t uid, gid_t gid, const char *const paths[], int count, int *error) {
+    int pipefd[2];
+    *error = 0;
+    if (pipe2(pipefd, O_CLOEXEC) != 0) { *error = errno; return count; }
+    pid_t pid = fork();
+    if (pid < 0) {
+        *error = errno;
+        close(pipefd[0]);
+        close(pipefd[1]);
+        return count;
+    }
+    if (pid == 0) {
+        /* Only async-signal-safe calls here: the child of a possibly threaded process. */
+        close(pipefd[0]);
+        int report[2] = { -1, 0 };
+        if (tp_become_user(uid, gid) != 0) {
+            report[0] = count;
+            report[1] = errno;
+        } else {
+            for (int i = 0; i < count; i++) {
+                if (access(paths[i], R_OK | X_OK) != 0) {
+                    report[0] = i;
+                    report[1] = errno;
+                    break;
+                }
+            }
+        }
+        ssize_t ignored = write(pipefd[1], report, sizeof(report));
+        (void)ignored;
+        _exit(0);
+    }
+    close(pipefd[1]);
+    int report[2] = { count, EIO };
+    ssize_t n;
+    do { n = read(pipefd[0], report, sizeof(report)); } while (n < 0 && errno == EINTR);
+    close(pipefd[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (n != (ssize_t)sizeof(report)) { *error = EIO; return count; }
+    *error = report[1];
+    return report[0];
+}
+
+int tp_set_limit(int resource, uint64_t value) {
+    struct rlimit limit = { .rlim_cur = (rlim_t)value, .rlim_max = (rlim_t)value };
+    if (setrlimit(resource, &limit) == 0) return 0;
+    if (errno != EPERM) return -1;
+    struct rlimit current;
+    if (getrlimit(resource, &current) != 0) return -1;
+    limit.rlim_max = current.rlim_max;
+    limit.rlim_cur = (rlim_t)value < current.rlim_max ? (rlim_t)value : current.rlim_max;
+    return setrlimit(resource, &limit);
 }

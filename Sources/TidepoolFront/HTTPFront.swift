@@ -22,6 +22,7 @@ extension HostRuntime {
         evhttp_set_allowed_methods(http, Self.allowedMethods)
         evhttp_set_max_body_size(http, configuration.maxRequestBodyBytes)
         configureFrontLimits(http)  // FrontGuard.swift
+        configureConnectionLimit(http)  // ConnectionLimit.swift
         // Responses carry exactly the app's headers: no invented text/html type.
         evhttp_set_default_content_type(http, nil)
         evhttp_set_gencb(http, frontRequestCallback, Unmanaged.passUnretained(self).toOpaque())
@@ -58,6 +59,7 @@ extension HostRuntime {
     func freeFront() {
         if let http { evhttp_free(http) }  // frees the bound listener too
         freeAdmin()
+        if http != nil { releaseConnectionLimit() }  // ConnectionLimit.swift
         http = nil
         boundSocket = nil
         listener = nil
@@ -68,7 +70,7 @@ extension HostRuntime {
     }
 
     /// One request from evhttp. Internal routes first (the app can never shadow
-    /// `/_tidepool/`), then `public/` statics for GET/HEAD, then the pool.
+    /// `/_tidepool/`), then vercel.json rules and `public/` statics, then the pool.
     /// With an admin listener, `/_tidepool/` is only there (404 on the main port)
     /// and the admin listener serves nothing else.
     func handle(_ request: UnsafeMutablePointer<evhttp_request>, onAdmin: Bool = false) {
@@ -94,13 +96,7 @@ extension HostRuntime {
             return
         }
         traceRouted(request, path: path)
-        let method = evhttp_request_get_command(request)
-        if method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD,
-           let file = staticFiles?.open(decodedPath: path) {
-            StaticFiles.serve(file, request: request, closeConnection: phase != .serving)
-            return
-        }
-        forward(request)
+        routeRequest(request, target: target, path: path)  // FrontRouting.swift
     }
 
     /// During shutdown, responses ask keep-alive clients to go away.

@@ -9,6 +9,8 @@ enum HostError: Error, CustomStringConvertible {
     case socketPair(errno: Int32)
     case spawn(executable: String, errno: Int32)
     case sendToTemplate(errno: Int32)
+    /// The configured instance user cannot be used; the message says why and what to do.
+    case instanceUser(String)
     /// The scheduler refused its configuration (the CLI validates first, so rare).
     case configuration(String)
 
@@ -30,6 +32,8 @@ enum HostError: Error, CustomStringConvertible {
             "cannot start \(executable): \(errnoText(code))"
         case .sendToTemplate(let code):
             "cannot send a fork request to the template: \(errnoText(code))"
+        case .instanceUser(let message):
+            message
         case .configuration(let reason):
             "invalid scheduler configuration: \(reason)"
         }

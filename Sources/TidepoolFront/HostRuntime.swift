@@ -3,6 +3,7 @@ import CTidepoolLinux
 import Glibc
 import Logging
 import TidepoolCore
+import TidepoolProject
 
 /// Everything the host process does, driven by one libevent loop: the HTTP
 /// front, the pool's actions, and supervision of the template and instances.
@@ -50,6 +51,8 @@ final class HostRuntime {
     var processGroups: Set<pid_t> = []
 
     let staticFiles: StaticFiles?
+    /// vercel.json redirects, headers, rewrites, cleanUrls, trailingSlash (FrontRouting.swift).
+    let router: Router
     var http: OpaquePointer?
     var listener: OpaquePointer?
     var boundSocket: OpaquePointer?
@@ -59,6 +62,10 @@ final class HostRuntime {
     let metrics = HostMetrics()
     var observed = ObservedRequests()
     let startedAt = tp_monotonic_nanos()
+    /// Who children run as (InstanceUser.swift); nil keeps the host's identity.
+    var instanceUser: InstanceUser?
+    /// Open client connections and connections not yet counted (ConnectionLimit.swift).
+    var connections = ConnectionLimit()
 
     /// How long the template and the first instances may take to become ready.
     static let startupTimeoutSeconds = 120.0
@@ -67,8 +74,9 @@ final class HostRuntime {
     /// before it counts as dead (the scheduler has no start timeout of its own).
     static let instanceStartTimeoutSeconds = 60.0
 
-    init(configuration: Configuration, app: AppTarget, executable: String) throws(HostError) {
+    init(configuration: Configuration, app: AppTarget, executable: String, router: Router = Router()) throws(HostError) {
         self.configuration = configuration
+        self.router = router
         self.app = app
         self.executable = executable
         self.loop = try EventLoop()
@@ -88,6 +96,7 @@ final class HostRuntime {
         installSignalHandlers()
         do {
             try bindFront()
+            try resolveInstanceUser()  // InstanceUser.swift
             try startProcesses()
         } catch {
             logger.error("\(error)")

@@ -79,6 +79,8 @@ final class PendingRequest {
     /// The client's reply is finished; later body frames are discarded.
     var replied = false
     var dirty = false
+    /// The request-target the app sees after a vercel.json rewrite (nil: the client's).
+    var rewrittenTarget: [UInt8]?
 
     init(id: UInt32, request: UnsafeMutablePointer<evhttp_request>) {
         self.id = id

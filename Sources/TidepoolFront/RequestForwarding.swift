@@ -17,11 +17,12 @@ extension HostRuntime {
     static let bodyChunkBytes = 1 << 20
 
     /// A request for the app arrived: the scheduler places, queues or rejects it.
-    func forward(_ request: UnsafeMutablePointer<evhttp_request>) {
+    func forward(_ request: UnsafeMutablePointer<evhttp_request>, rewrittenTarget: [UInt8]? = nil) {
         var id = nextRequestID
         while requests[id] != nil { id = id == UInt32.max ? 1 : id + 1 }  // wrapped onto a live one
         nextRequestID = id == UInt32.max ? 1 : id + 1
         let pending = PendingRequest(id: id, request: request)
+        pending.rewrittenTarget = rewrittenTarget
         requests[id] = pending
         report(.requestArrived(RequestID(UInt64(id)), now: now))
     }
@@ -74,7 +75,7 @@ extension HostRuntime {
 
         let input = evhttp_request_get_input_buffer(request)
         let bodyLength = input.map { evbuffer_get_length($0) } ?? 0
-        let head = requestHead(request, connection: connection, bodyLength: bodyLength)
+        let head = requestHead(request, connection: connection, bodyLength: bodyLength, rewrittenTarget: pending.rewrittenTarget)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(512)
         FrameEncoder.encode(.requestHead(id: id, head), into: &bytes)
@@ -107,7 +108,8 @@ extension HostRuntime {
     /// What WSGI's environ needs: method, raw target, version, the client's
     /// headers (filtered) plus the forwarding headers, peer and server.
     private func requestHead(
-        _ request: UnsafeMutablePointer<evhttp_request>, connection: OpaquePointer, bodyLength: Int
+        _ request: UnsafeMutablePointer<evhttp_request>, connection: OpaquePointer, bodyLength: Int,
+        rewrittenTarget: [UInt8]?
     ) -> RequestHead {
         var peerAddress: UnsafeMutablePointer<CChar>?
         var peerPort: UInt16 = 0
@@ -148,7 +150,7 @@ extension HostRuntime {
         if let hostHeader { headers.append(Header(name: Array("X-Forwarded-Host".utf8), value: hostHeader)) }
 
         let uri = evhttp_request_get_uri(request)
-        let target = uri.map { Array(UnsafeRawBufferPointer(start: $0, count: strlen($0))) } ?? Array("/".utf8)
+        let target = rewrittenTarget ?? uri.map { Array(UnsafeRawBufferPointer(start: $0, count: strlen($0))) } ?? Array("/".utf8)
         let timeout = min(configuration.maxDurationSeconds * 1000, Double(UInt32.max)).rounded()
         return RequestHead(
             method: Self.methodName(evhttp_request_get_command(request)),

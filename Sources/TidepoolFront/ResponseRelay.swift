@@ -214,6 +214,15 @@ extension HostRuntime {
         _ head: ResponseHead, to request: UnsafeMutablePointer<evhttp_request>, keepContentLength: Bool
     ) -> Int? {
         let output = evhttp_request_get_output_headers(request)
+        // vercel.json headers were added at routing time: a header the app sets itself wins.
+        var seen: Set<[UInt8]> = []
+        for header in head.headers where !header.name.contains(0) && seen.insert(header.name).inserted {
+            (header.name + [0]).withUnsafeBufferPointer { name in
+                name.withMemoryRebound(to: CChar.self) { name in
+                    while evhttp_remove_header(output, name.baseAddress) == 0 {}
+                }
+            }
+        }
         var declared: Int?
         for header in head.headers {
             let lower = String(decoding: header.name, as: UTF8.self).lowercased()

@@ -23,7 +23,7 @@ extension HostRuntime {
         do {
             pid = try ProcessLauncher.spawn(
                 executable: executable,
-                arguments: ProcessLauncher.arguments(role: "_template", app: app, threads: scheduler.config.slotsPerInstance),
+                arguments: childArguments(role: "_template"),
                 channel: childEnd
             )
         } catch {
@@ -153,7 +153,7 @@ extension HostRuntime {
         do {
             pid = try ProcessLauncher.spawn(
                 executable: executable,
-                arguments: ProcessLauncher.arguments(role: "_instance", app: app, threads: scheduler.config.slotsPerInstance),
+                arguments: childArguments(role: "_instance"),
                 channel: childEnd
             )
         } catch {

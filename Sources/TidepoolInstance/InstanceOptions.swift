@@ -6,6 +6,8 @@ public struct InstanceOptions: Sendable {
     public var attribute: String
     public var venv: String?
     public var threads: Int
+    /// Identity and limits applied before Python starts (see `ProcessPrivileges`).
+    public var privileges: ProcessPrivileges = ProcessPrivileges()
 
     public init(
         projectDirectory: String, importRoot: String, module: String, attribute: String,

@@ -33,6 +33,8 @@ public enum TemplateProcess {
     /// away. On a start failure it sends `failed` and exits 1.
     public static func run(_ options: InstanceOptions, controlFD: Int32) -> Never {
         signal(SIGPIPE, SIG_IGN)
+        // Before the parent-death signal: a change of user clears it.
+        applyPrivileges(options, channelFD: controlFD)
         // Die with the host, including when it died before prctl took effect.
         let parent = getppid()
         _ = tp_set_parent_death_signal(SIGKILL)
@@ -55,11 +57,24 @@ public enum InstanceProcess {
     /// completes. On a start failure it sends `failed` and exits 1.
     public static func runSpawned(_ options: InstanceOptions, channelFD: Int32) -> Never {
         signal(SIGPIPE, SIG_IGN)
+        applyPrivileges(options, channelFD: channelFD)
         keepFromChildren(channelFD)
         let channel = Channel(fd: channelFD)
         let (runtime, phases) = startPython(options, channel: channel)
         InstanceServer(runtime: runtime, channelFD: channelFD, threads: options.threads)
             .serve(kind: .spawn, phases: phases)
+    }
+}
+
+/// Sets the limits and switches user (ProcessPrivileges.swift), or reports
+/// `failed(phase: "user")` and exits 1.
+private func applyPrivileges(_ options: InstanceOptions, channelFD: Int32) {
+    do {
+        try options.privileges.apply(readable: [options.projectDirectory, options.importRoot] + (options.venv.map { [$0] } ?? []))
+    } catch {
+        Diagnostics.write("start failed in phase \(error.phase): \(error.message)")
+        Channel(fd: channelFD).send(.failed(error.failure))
+        _exit(1)
     }
 }
 

@@ -73,6 +73,10 @@ enum ConfigFile {
             case "maxURIBytes": configuration.maxURIBytes = try int(value, key)
             case "clientTimeout": configuration.clientTimeoutSeconds = try number(value, key)
             case "trustedProxies": configuration.trustedProxies = try cidrs(value, key)
+            case "maxConnections": configuration.maxConnections = try int(value, key)
+            case "user": configuration.user = try string(value, key)
+            case "instanceMaxOpenFiles": configuration.instanceMaxOpenFiles = try int(value, key)
+            case "instanceCoreDumps": configuration.instanceCoreDumps = try bool(value, key)
             default: throw ConfigError.unknownKey(path: path, key: key)
             }
         }
@@ -113,6 +117,12 @@ enum ConfigFile {
         guard c.clientTimeoutSeconds >= 0.1 && c.clientTimeoutSeconds <= 3600 else {
             throw ConfigError.outOfRange(key: "clientTimeout", value: "\(c.clientTimeoutSeconds)", allowed: "0.1...3600 seconds")
         }
+        guard (1...1_000_000).contains(c.maxConnections) else {
+            throw ConfigError.outOfRange(key: "maxConnections", value: "\(c.maxConnections)", allowed: "1...1000000")
+        }
+        guard (64...1_048_576).contains(c.instanceMaxOpenFiles) else {
+            throw ConfigError.outOfRange(key: "instanceMaxOpenFiles", value: "\(c.instanceMaxOpenFiles)", allowed: "64...1048576")
+        }
     }
 
     private static func string(_ value: TOMLValueConvertible, _ key: String) throws -> String {
@@ -123,6 +133,11 @@ enum ConfigFile {
     private static func int(_ value: TOMLValueConvertible, _ key: String) throws -> Int {
         guard let i = value.int else { throw ConfigError.wrongType(key: key, expected: "an integer") }
         return i
+    }
+
+    private static func bool(_ value: TOMLValueConvertible, _ key: String) throws -> Bool {
+        guard let b = value.bool else { throw ConfigError.wrongType(key: key, expected: "true or false") }
+        return b
     }
 
     private static func cidrs(_ value: TOMLValueConvertible, _ key: String) throws -> [CIDR] {

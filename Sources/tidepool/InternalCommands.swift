@@ -10,12 +10,20 @@ struct AppOptions: ParsableArguments {
     @Option(help: "Attribute of the module that is the WSGI callable.") var attr: String
     @Option(help: "Virtualenv to use.") var venv: String?
     @Option(help: "Handler threads per instance.") var threads: Int = 8
+    @Option(help: "User id to switch to before Python starts.") var uid: UInt32?
+    @Option(help: "Group id to switch to before Python starts.") var gid: UInt32?
+    @Option(help: "RLIMIT_NOFILE to set.") var maxOpenFiles: UInt64?
+    @Flag(help: "Keep core dumps allowed (otherwise RLIMIT_CORE is 0).") var coreDumps = false
 
     var instanceOptions: InstanceOptions {
-        InstanceOptions(
+        var options = InstanceOptions(
             projectDirectory: project, importRoot: importRoot, module: module,
             attribute: attr, venv: venv, threads: threads
         )
+        options.privileges = ProcessPrivileges(
+            user: uid.flatMap { uid in gid.map { (uid: uid, gid: $0) } },
+            maxOpenFiles: maxOpenFiles, coreDumps: coreDumps)
+        return options
     }
 }
 

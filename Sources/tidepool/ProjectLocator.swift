@@ -54,21 +54,29 @@ enum ProjectLocator {
     /// Loads the project, logs its vercel.json warnings once, then installs,
     /// builds and checks the bundle: the one preparation `build` and `serve` share.
     static func prepare(_ directory: URL, options: PrepareOptions, logger: Logger) throws -> PreparationReport {
-        let project = try Project.load(directory: directory)
-        for warning in project.warnings { logger.warning("\(warning)") }
-        return try ProjectPreparer.prepare(project, options: options, logger: logger)
+        try ProjectPreparer.prepare(load(directory, logger: logger), options: options, logger: logger)
     }
 
-    /// `serve`'s preparation: default options, build skipped on request.
-    /// Also returns the entrypoint's `vercel.json` `functions` settings.
-    static func prepareForServe(_ directory: URL, skipBuild: Bool) throws -> (AppTarget, FunctionRule?) {
+    /// Reads the project (vercel.json errors stop here) and logs its warnings once.
+    static func load(_ directory: URL, logger: Logger) throws -> Project {
+        let project = try Project.load(directory: directory)
+        for warning in project.warnings { logger.warning("\(warning)") }
+        return project
+    }
+
+    /// `serve`'s preparation: default options, build skipped on request. The
+    /// router carries vercel.json's routing rules to the front; `function` is
+    /// the entrypoint's vercel.json `functions` settings for the scheduler.
+    static func prepareForServe(
+        _ directory: URL, skipBuild: Bool
+    ) throws -> (app: AppTarget, router: Router, function: FunctionRule?) {
         var options = try preparationOptions(maxBundleSize: nil)
         options.runBuild = !skipBuild
         let logger = Logger(label: "tidepool.project")
-        let project = try Project.load(directory: directory)
-        for warning in project.warnings { logger.warning("\(warning)") }
+        let project = try load(directory, logger: logger)
         let report = try ProjectPreparer.prepare(project, options: options, logger: logger)
-        return (report.appTarget, project.functionSettings)
+        let router = Router(config: project.vercel ?? VercelConfig(), entrypointFile: project.entrypoint.file)
+        return (report.appTarget, router, project.functionSettings)
     }
 
     /// The bundle limit from `--max-bundle-size`, else `$TIDEPOOL_MAX_BUNDLE_SIZE`, else 250 MB.

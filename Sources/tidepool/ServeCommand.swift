@@ -65,12 +65,13 @@ struct ServeCommand: ParsableCommand {
         try ConfigFile.validate(configuration)
 
         let project = try ProjectLocator.resolve(directory)
-        let (app, function) = try ProjectLocator.prepareForServe(project, skipBuild: skipBuild)
-        if let function {
+        let prepared = try ProjectLocator.prepareForServe(project, skipBuild: skipBuild)
+        if let function = prepared.function {
             SchedulerSettings.apply(function, to: &configuration.scheduler, except: explicit)
             try ConfigFile.validate(configuration)
         }
-        let status = Host.run(configuration: configuration, app: app, executable: ProjectLocator.executablePath)
+        let status = Host.run(
+            configuration: configuration, app: prepared.app, executable: ProjectLocator.executablePath, router: prepared.router)
         throw ExitCode(status)
     }
 }

@@ -37,6 +37,7 @@ def test_shipped_config_uncommented_equals_defaults(tmp_path):
     assert set(keys) == {"host", "port", "start", "maxRequestBodyBytes"} | scheduler_keys | {
         # hardening (issue 7)
         "maxResponseBodyBytes", "maxHeaderBytes", "maxURIBytes", "clientTimeout", "trustedProxies",
+        "maxConnections", "instanceMaxOpenFiles", "instanceCoreDumps",
         # metrics (issue 5)
         "adminHost", "logFormat"}
     config = tmp_path / "all-keys.toml"

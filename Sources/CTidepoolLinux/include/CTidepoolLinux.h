@@ -41,4 +41,21 @@ int tp_peer_closed(int fd);
 /// Returns the child's pid, or -1 with errno set.
 pid_t tp_spawn_with_channel(const char *path, char *const argv[], int channel_fd);
 
+/// Drops every supplementary group, then sets the group and user ids
+/// (setgroups([]), setgid, setuid, in that order: after setuid the others are
+/// no longer allowed). Returns 0, or -1 with errno set.
+int tp_become_user(uid_t uid, gid_t gid);
+
+/// Checks, as user `uid`/`gid` with no supplementary groups, that each of the
+/// `count` directories in `paths` can be listed and entered (R_OK | X_OK),
+/// in a short-lived forked child so the caller keeps its identity. Returns -1
+/// when all are accessible, else the index of the first that is not, with its
+/// errno in *error (or the fork/setuid errno with index `count`).
+int tp_access_as(uid_t uid, gid_t gid, const char *const paths[], int count, int *error);
+
+/// setrlimit(resource, {soft, hard}); when raising the hard limit is not
+/// allowed (unprivileged), the soft limit is set to min(soft, current hard)
+/// instead. Returns 0, or -1 with errno set.
+int tp_set_limit(int resource, uint64_t value);
+
 #endif

@@ -43,6 +43,21 @@ public struct Configuration: Equatable, Sendable {
     /// Peers whose `X-Forwarded-For` is kept (the peer is appended); anyone
     /// else's is replaced by the peer address.
     public var trustedProxies: [CIDR] = []
+    /// Most client connections open at once; a connection beyond it is
+    /// answered 503 and closed at once, while the open ones keep being served.
+    public var maxConnections: Int = 1024
+    /// Who instances run as when the host runs as root. `nil` (the default):
+    /// `nobody` if `nobody` can read the project and its virtualenv, else root
+    /// with a warning (a checkout under a 0700 `/root` is not readable by
+    /// `nobody`). A user name: always that user, and the start fails when it
+    /// cannot read the project. `""` or `"root"`: keep root. Ignored when the
+    /// host does not run as root.
+    public var user: String? = nil
+    /// `RLIMIT_NOFILE` (soft and hard) of the template and every instance.
+    public var instanceMaxOpenFiles: Int = 4096
+    /// When false, `RLIMIT_CORE` is 0 in the template and every instance: a
+    /// crashing app leaves no core file (which could hold secrets) behind.
+    public var instanceCoreDumps: Bool = false
 
     public init() {}
 

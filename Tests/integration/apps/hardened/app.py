@@ -91,7 +91,7 @@ def app(environ, start_response):
         return (b"y" * 65536 for _ in range(size // 65536))
     if path == "/whoami":
         return reply(start_response, {
-            "uid": os.getuid(), "gid": os.getgid(),
+            "uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(),
             "nofile": resource.getrlimit(resource.RLIMIT_NOFILE),
             "core": resource.getrlimit(resource.RLIMIT_CORE),
         })
