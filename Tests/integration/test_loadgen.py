@@ -66,7 +66,14 @@ def run(tmp_path_factory):
     assert LOAD_BINARY.exists(), f"{LOAD_BINARY} missing: run `swift build -c release` (./scripts/test does)"
     tmp = tmp_path_factory.mktemp("loadgen")
     if _serve_supports_scheduler():
-        options = {"extra_args": ["--mode", "fluid", "--min-instances", "1", "--max-instances", "4",
+        # The burst holds ~12 requests in flight (120/s × 100 ms). With the default
+        # 32 slots one instance packs them all — Fluid working as meant — so a
+        # small slot limit makes the burst need more instances than minInstances.
+        # Short stable/panic windows so scale-down (stable window only) fits the idle phase.
+        config = tmp / "windows.toml"
+        config.write_text("stableWindow = 3\npanicWindow = 1\n")
+        options = {"extra_args": ["--config", str(config), "--mode", "fluid", "--min-instances", "1",
+                                  "--max-instances", "4", "--max-concurrency", "4",
                                   "--idle-timeout", str(IDLE_TIMEOUT)]}
     else:
         options = {"instances": 2, "threads": 8}

@@ -106,6 +106,7 @@ public struct Scheduler: Sendable {
             instances[id]?.accountBusy(until: now)
             instances[id]?.cpu.recordStats(cpuTotal: cpuTotal, at: now)
             step.cpuNews = [id]
+            recycleIfOverMemory(id, &step)
         case .tick:
             enforceDeadlines(&step)
             step.cpuNews = instances.keys.sorted()
@@ -216,6 +217,18 @@ public struct Scheduler: Sendable {
                 lastScale = ScaleEvent(direction: .down, reason: .stuck, count: 1, at: step.now)
             }
         }
+    }
+
+    /// An instance whose RSS passed its memory size drains (what it holds
+    /// finishes; it takes nothing new) and `scale` starts its replacement.
+    private mutating func recycleIfOverMemory(_ id: InstanceID, _ step: inout Step) {
+        guard var instance = instances[id], instance.isServing,
+              let rss = instance.rssBytes, rss > config.instanceMemoryBytes else { return }
+        instance.state = .draining(.memory)
+        instances[id] = instance
+        step.actions.append(.drain(id, reason: .memory))
+        step.cause = .memory
+        lastScale = ScaleEvent(direction: .down, reason: .memory, count: 1, at: step.now)
     }
 
     // MARK: - Instances

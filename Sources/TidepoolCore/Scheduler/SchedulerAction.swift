@@ -54,4 +54,7 @@ public enum ScaleReason: String, Sendable, CaseIterable {
     /// An instance held a request past `maxDuration` + `stuckGrace` (drain and
     /// kill it, and start its replacement).
     case stuck
+    /// An instance's RSS passed `instanceMemoryMB`: drain it (its in-flight
+    /// requests finish) and start a replacement, before the OS kills it mid-request.
+    case memory
 }

@@ -60,12 +60,16 @@ public struct SchedulerConfig: Equatable, Sendable {
         mode == .classic ? 1 : maxConcurrency
     }
 
+    /// `instanceMemoryMB` in bytes: the RSS above which an instance is recycled.
+    public var instanceMemoryBytes: UInt64 {
+        UInt64(max(1, instanceMemoryMB)) * 1_048_576
+    }
+
     /// `maxInstances` if set, else as many `instanceMemoryMB` instances as the
     /// machine's memory holds (at least one).
     public func resolvedMaxInstances(machineMemoryBytes: UInt64) -> Int {
         if let maxInstances { return maxInstances }
-        let perInstance = UInt64(max(1, instanceMemoryMB)) * 1_048_576
-        return max(1, Int(clamping: machineMemoryBytes / perInstance))
+        return max(1, Int(clamping: machineMemoryBytes / instanceMemoryBytes))
     }
 
     /// How often the executor should send `tick`: often enough that queue

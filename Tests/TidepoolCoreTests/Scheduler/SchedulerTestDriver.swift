@@ -90,8 +90,8 @@ struct Driver {
     }
 
     @discardableResult
-    mutating func stats(_ id: Int, cpuTotal: Duration) -> [SchedulerAction] {
-        send(.instanceStats(InstanceID(id), rssBytes: 40 << 20, cpuTotal: cpuTotal, now: now))
+    mutating func stats(_ id: Int, cpuTotal: Duration, rssBytes: UInt64 = 40 << 20) -> [SchedulerAction] {
+        send(.instanceStats(InstanceID(id), rssBytes: rssBytes, cpuTotal: cpuTotal, now: now))
     }
 
     /// Starts the pool: the first tick starts `minInstances`, and each answers
