@@ -10,8 +10,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
@@ -47,6 +48,7 @@ let package = Package(
             dependencies: [
                 "TidepoolCore", "TidepoolProject", "CEvent", "CTidepoolLinux",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // The instance: embedded CPython, WSGI bridge, handler threads, template fork.
@@ -93,6 +95,7 @@ let package = Package(
             dependencies: ["LoadCore", .product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
         .testTarget(name: "TidepoolProjectTests", dependencies: ["TidepoolProject"]),
+        .testTarget(name: "TidepoolFrontTests", dependencies: ["TidepoolFront"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,7 +6,10 @@ import TidepoolCore
 extension HostRuntime {
     /// Answers `request` with `code` (its one terminal call: do not touch it afterwards).
     func sendError(_ request: UnsafeMutablePointer<evhttp_request>, _ code: ErrorCode) {
-        if evhttp_request_get_connection(request) == nil { repliesWriting -= 1 }  // only freed: no completion
+        if evhttp_request_get_connection(request) == nil {  // only freed: no completion
+            repliesWriting -= 1
+            traceEnded(request, status: Int(code.status), error: code)
+        }
         let headers = evhttp_request_get_output_headers(request)
         evhttp_add_header(headers, ErrorCode.headerName, code.rawValue)
         evhttp_add_header(headers, "Content-Type", "text/plain; charset=utf-8")

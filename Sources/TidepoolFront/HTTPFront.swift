@@ -39,6 +39,7 @@ extension HostRuntime {
         }
         boundSocket = bound
         self.listener = listener
+        try bindAdmin()
     }
 
     func enableFront() {
@@ -57,6 +58,7 @@ extension HostRuntime {
     /// Only once no request is waiting for an answer.
     func freeFront() {
         if let http { evhttp_free(http) }  // frees the bound listener too
+        freeAdmin()
         if http != nil { releaseConnectionLimit() }  // ConnectionLimit.swift
         http = nil
         boundSocket = nil
@@ -69,12 +71,14 @@ extension HostRuntime {
 
     /// One request from evhttp. Internal routes first (the app can never shadow
     /// `/_tidepool/`), then vercel.json rules and `public/` statics, then the pool.
-    fileprivate func handle(_ request: UnsafeMutablePointer<evhttp_request>) {
+    /// With an admin listener, `/_tidepool/` is only there (404 on the main port)
+    /// and the admin listener serves nothing else.
+    func handle(_ request: UnsafeMutablePointer<evhttp_request>, onAdmin: Bool = false) {
         // Counted until evhttp has written the whole reply, so a graceful stop
         // does not cut the tail of a large response still leaving the socket.
         repliesWriting += 1
         evhttp_request_set_on_complete_cb(request, replyCompleteCallback, Unmanaged.passUnretained(self).toOpaque())
-        noteArrival(request)  // AccessLog.swift
+        if !onAdmin { traceArrived(request) }  // before the guard: its 400/414 are counted and logged
         if rejectBadFraming(request) { return }  // FrontGuard.swift
         guard let uri = evhttp_request_get_uri(request) else {
             sendError(request, .malformedRequest)
@@ -83,9 +87,15 @@ extension HostRuntime {
         let target = Array(UnsafeRawBufferPointer(start: uri, count: strlen(uri)))
         let path = URLPath.decodedPath(ofTarget: target)
         if path == Array("/_tidepool".utf8) || path.starts(with: Array("/_tidepool/".utf8)) {
-            serveInternal(request, path: path)
+            untrace(request)  // `/_tidepool/` is not traffic
+            if hasAdminListener && !onAdmin { sendError(request, .notFound) } else { serveInternal(request, path: path) }
             return
         }
+        if onAdmin {
+            sendError(request, .notFound)
+            return
+        }
+        traceRouted(request, path: path)
         routeRequest(request, target: target, path: path)  // FrontRouting.swift
     }
 
@@ -105,7 +115,7 @@ private func replyCompleteCallback(_ request: UnsafeMutablePointer<evhttp_reques
     guard let context else { return }
     let runtime = Unmanaged<HostRuntime>.fromOpaque(context).takeUnretainedValue()
     runtime.repliesWriting -= 1
-    if let request { runtime.logAccess(request) }  // AccessLog.swift
+    if let request { runtime.traceCompleted(request) }
 }
 
 /// The listening socket, made here (not by evhttp) so it is close-on-exec from

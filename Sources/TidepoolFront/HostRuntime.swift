@@ -30,8 +30,6 @@ final class HostRuntime {
     /// How to rebuild on SIGHUP / a change in dev mode, and redeploy progress.
     let reloading: Reloading?
     var redeploy = RedeployProgress()
-    /// `tidepool dev`'s access log: arrival time of each request being answered.
-    var accessLogArrivals: [UnsafeMutableRawPointer: UInt64] = [:]
     let loop: EventLoop
     var logger = Logger(label: "tidepool")
     var phase: Phase = .starting
@@ -64,6 +62,10 @@ final class HostRuntime {
     var listener: OpaquePointer?
     var boundSocket: OpaquePointer?
     var startupTimer: Timer?
+    /// The `--admin-port` server, when `/_tidepool/` is served apart (Metrics/AdminListener.swift).
+    var adminHTTP: OpaquePointer?
+    let metrics = HostMetrics()
+    var observed = ObservedRequests()
     let startedAt = tp_monotonic_nanos()
     /// Who children run as (InstanceUser.swift); nil keeps the host's identity.
     var instanceUser: InstanceUser?

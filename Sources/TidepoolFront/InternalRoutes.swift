@@ -47,6 +47,10 @@ extension HostRuntime {
             sendJSON(request, Health(status: "ok", ready: readyInstanceCount, instances: scheduler.instances.count))
         case "/_tidepool/status":
             sendJSON(request, statusView())
+        case "/_tidepool/metrics":
+            sendBytes(request, metricsText(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        case "/_tidepool", "/_tidepool/":
+            sendBytes(request, Array(LivePage.html.utf8), contentType: "text/html; charset=utf-8")
         default:
             sendError(request, .notFound)
         }

@@ -70,6 +70,7 @@ extension HostRuntime {
         pending.phase = .dispatched
         pending.instance = instanceID
         pending.dispatchedAt = tp_monotonic_nanos()
+        traceDispatched(request, instance: instanceID, at: pending.dispatchedAt)
         instance.requests.insert(id)
 
         let input = evhttp_request_get_input_buffer(request)

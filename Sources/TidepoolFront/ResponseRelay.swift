@@ -52,6 +52,7 @@ extension HostRuntime {
         requests[id] = nil
         instance.requests.remove(id)
         instance.served += 1
+        metrics.invocationEnded(cpuNanos: end.cpuNanos)
         switch end.outcome {
         case .complete:
             if pending.replied {
@@ -169,6 +170,7 @@ extension HostRuntime {
         pending.request = nil
         pending.replied = true
         repliesWriting -= 1  // freed without completing
+        traceEnded(request, status: 0)
         if let connection = evhttp_request_get_connection(request) {
             if let bufferEvent = evhttp_connection_get_bufferevent(connection) {
                 Self.resetConnection(fd: bufferevent_getfd(bufferEvent))
@@ -201,6 +203,7 @@ extension HostRuntime {
         pending.replied = true
         evbuffer_drain(pending.body, evbuffer_get_length(pending.body))
         repliesWriting -= 1  // freed without completing
+        traceEnded(request, status: 499)
         if pending.phase == .streaming { evhttp_send_reply_end(request) } else { evhttp_send_reply(request, 499, "Client Closed Request", nil) }
         if let id = pending.instance { instances[id]?.channel.send(.cancel(id: pending.id)) }
     }

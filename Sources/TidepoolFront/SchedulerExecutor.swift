@@ -55,10 +55,11 @@ extension HostRuntime {
             case .dispatch(let request, let instance):
                 dispatch(Self.wire(request), to: Self.wire(instance))
             case .start(let instance, let reason):
-                logger.info("scale up: starting instance \(instance.rawValue) (\(reason.rawValue)); \(scaleSummary)")
+                noteScale(.up, reason: reason, instance: Self.wire(instance), detail: scaleSummary)
+                noteInstanceStarting(Self.wire(instance))
                 startInstance(Self.wire(instance))
             case .drain(let instance, let reason):
-                logger.info("scale down: draining instance \(instance.rawValue) (\(reason.rawValue)); \(scaleSummary)")
+                noteScale(.down, reason: reason, instance: Self.wire(instance), detail: scaleSummary)
                 if let record = instances[Self.wire(instance)] {
                     record.draining = true
                     record.channel.send(.drain)
@@ -76,7 +77,7 @@ extension HostRuntime {
     }
 
     /// One line for scale logs: what the scheduler wants and why.
-    private var scaleSummary: String {
+    var scaleSummary: String {
         let plan = scheduler.snapshot(at: now)
         return "desired \(plan.desired) (stable \(plan.stableDesired), panic \(plan.panicDesired)"
             + "\(plan.panicking ? " panicking" : ""), queued now \(plan.immediateDesired)), live \(plan.instances.count), queued \(plan.queued), in flight \(plan.inFlight)"
@@ -115,6 +116,7 @@ extension HostRuntime {
     private func stopInstance(_ id: UInt32) {
         guard let record = instances.removeValue(forKey: id) else { return }
         logger.info("instance \(id) stopped after serving \(record.served) requests")
+        noteInstanceGone(record)
         record.channel.close()
     }
 
@@ -122,6 +124,7 @@ extension HostRuntime {
     private func killInstance(_ id: UInt32) {
         guard let record = instances.removeValue(forKey: id) else { return }
         logger.warning("instance \(id) killed: a request ran past maxDuration + stuckGrace")
+        noteInstanceGone(record)
         if let pid = record.pid { kill(pid, SIGKILL) }
         record.channel.close()
         for requestID in record.requests.sorted() {

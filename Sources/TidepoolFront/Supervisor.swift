@@ -132,6 +132,7 @@ extension HostRuntime {
             }
         } catch {
             logger.error("cannot start instance \(id): \(error)")
+            noteStartFailed(id)
             if phase == .starting { beginStop(status: 1) } else {
                 loop.after(1) { [unowned self] in report(.instanceDied(Self.scheduler(id), now: now)) }
             }
@@ -197,6 +198,7 @@ extension HostRuntime {
             record.startMillis = millis
             if record.pid == nil { record.pid = ready.pid }
             logger.info("instance \(record.id) ready (\(record.kind.name)) in \(Self.format(millis)) ms")
+            noteInstanceReady(record)
             record.serverTiming = serverTiming(kind: record.kind, startMillis: millis, phases: ready.phases)
             report(.instanceReady(
                 Self.scheduler(record.id), kind: record.kind,
@@ -234,6 +236,7 @@ extension HostRuntime {
             }
         }
         instances[record.id] = nil
+        noteInstanceGone(record, died: true)
         // An app that cannot start while the host starts: stop (no replacement).
         if phase == .starting && !record.isReady { beginStop(status: 1) }
         report(.instanceDied(Self.scheduler(record.id), now: now))

@@ -59,6 +59,14 @@ enum ConfigFile {
                 }
                 configuration.start = mode
             case "maxRequestBodyBytes": configuration.maxRequestBodyBytes = try int(value, key)
+            case "adminPort": configuration.adminPort = try int(value, key)
+            case "adminHost": configuration.adminHost = try string(value, key)
+            case "logFormat":
+                let raw = try string(value, key)
+                guard let format = Configuration.LogFormat(rawValue: raw) else {
+                    throw ConfigError.outOfRange(key: key, value: raw, allowed: "text, json")
+                }
+                configuration.logFormat = format
             // Hardening limits (issue 7)
             case "maxResponseBodyBytes": configuration.maxResponseBodyBytes = try int(value, key)
             case "maxHeaderBytes": configuration.maxHeaderBytes = try int(value, key)
@@ -78,6 +86,14 @@ enum ConfigFile {
     static func validate(_ c: Configuration) throws {
         guard (1...65535).contains(c.port) else {
             throw ConfigError.outOfRange(key: "port", value: "\(c.port)", allowed: "1...65535")
+        }
+        if let admin = c.adminPort {
+            guard (1...65535).contains(admin) else {
+                throw ConfigError.outOfRange(key: "adminPort", value: "\(admin)", allowed: "1...65535")
+            }
+            guard admin != c.port else {
+                throw ConfigError.outOfRange(key: "adminPort", value: "\(admin)", allowed: "a port other than `port` (\(c.port))")
+            }
         }
         guard c.maxRequestBodyBytes > 0 else {
             throw ConfigError.outOfRange(key: "maxRequestBodyBytes", value: "\(c.maxRequestBodyBytes)", allowed: "> 0")

@@ -32,6 +32,11 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Seconds a request may run before 504 (default 300).") var maxDuration: Double?
     @Option(help: "How instances start: fork (from a template) or spawn (fresh process).")
     var start: Configuration.StartMode?
+    @Option(help: "Serve /_tidepool/ (metrics, status, live page) on this port instead of the main one.")
+    var adminPort: Int?
+    @Option(help: "Address of the admin listener (default 127.0.0.1).") var adminHost: String?
+    @Option(help: "Log format: text or json (one JSON object per line).")
+    var logFormat: Configuration.LogFormat?
     @Flag(help: "Do not run the build command (dependencies are still installed and the bundle checked).")
     var skipBuild = false
 
@@ -43,16 +48,22 @@ struct ServeCommand: ParsableCommand {
     /// new template and instances, old ones drained); `dev` also watches its
     /// files and redeploys on change.
     func serve(dev: Bool) throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = ProcessInfo.processInfo.environment["TIDEPOOL_LOG_LEVEL"]
-                .flatMap(Logger.Level.init(rawValue:)) ?? .info
-            return handler
-        }
         var configuration = Configuration()
         var explicit: Set<String> = []
         if let config {
             explicit = try ConfigFile.load(path: config, into: &configuration)
+        }
+        if let adminPort { configuration.adminPort = adminPort }
+        if let adminHost { configuration.adminHost = adminHost }
+        if let logFormat { configuration.logFormat = logFormat }
+        // Nothing logs before this point (config errors reach the user through ArgumentParser).
+        let json = configuration.logFormat == .json
+        let level = ProcessInfo.processInfo.environment["TIDEPOOL_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        LoggingSystem.bootstrap { label in
+            if json { return JSONLogHandler(label: label, logLevel: level) }
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
         }
         if let host { configuration.host = host }
         if let port { configuration.port = port }
@@ -112,4 +123,5 @@ extension ServeCommand {
 }
 
 extension Configuration.StartMode: ExpressibleByArgument {}
+extension Configuration.LogFormat: ExpressibleByArgument {}
 extension SchedulerConfig.Mode: ExpressibleByArgument {}

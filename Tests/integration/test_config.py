@@ -37,7 +37,9 @@ def test_shipped_config_uncommented_equals_defaults(tmp_path):
     assert set(keys) == {"host", "port", "start", "maxRequestBodyBytes"} | scheduler_keys | {
         # hardening (issue 7)
         "maxResponseBodyBytes", "maxHeaderBytes", "maxURIBytes", "clientTimeout", "trustedProxies",
-        "maxConnections", "instanceMaxOpenFiles", "instanceCoreDumps"}
+        "maxConnections", "instanceMaxOpenFiles", "instanceCoreDumps",
+        # metrics (issue 5)
+        "adminHost", "logFormat"}
     config = tmp_path / "all-keys.toml"
     config.write_text(uncommented)
     project = prepare_project("example", tmp_path)

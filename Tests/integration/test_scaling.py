@@ -107,6 +107,41 @@ def test_io_burst_grows_then_idles_back_to_min(tidepool, tmp_path):
     assert back, f"pool did not return to minInstances after idle: {server.status()['instances']}"
     assert "scale up" in server.stderr() and "scale down" in server.stderr()
 
+    # The metrics saw the same growth: scale-ups with a reason from the closed
+    # set, and the instances-by-state gauges add up to the status's count.
+    text = requests.get(server.url("/_tidepool/metrics"), timeout=5).text
+    events = scale_events(text)
+    reasons = {"queue", "saturation", "panic", "load", "spare", "minimum", "idle", "died", "stuck", "memory"}
+    assert sum(n for (d, _), n in events.items() if d == "up") > 1, events
+    assert all(r in reasons for (_, r) in events), events
+    assert any(n > 0 and d == "up" and r not in ("minimum", "died") for (d, r), n in events.items()), events
+    assert events.get(("down", "idle"), 0) > 0, events
+    live = len(server.instance_list())
+    assert sum(gauge(text, "tidepool_instances").values()) == live
+    # Every instance gets one `up` and at most one `down`: the difference is the live count.
+    ups = sum(n for (d, _), n in events.items() if d == "up")
+    downs = sum(n for (d, _), n in events.items() if d == "down")
+    assert ups - downs == live, events
+
+
+def gauge(text: str, name: str) -> dict[str, float]:
+    """`name{labels} value` lines of a Prometheus exposition -> {labels: value}."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            head, value = line.rsplit(" ", 1)
+            out[head[len(name):]] = float(value)
+    return out
+
+
+def scale_events(text: str) -> dict[tuple[str, str], float]:
+    """tidepool_scale_events_total -> {(direction, reason): count}."""
+    events = {}
+    for labels, value in gauge(text, "tidepool_scale_events_total").items():
+        pairs = dict(kv.split("=", 1) for kv in labels.strip("{}").replace('"', "").split(","))
+        events[(pairs["direction"], pairs["reason"])] = value
+    return events
+
 
 def test_cpu_bound_load_scales_out_where_io_bound_does_not(tidepool, tmp_path):
     """16 concurrent clients: sleeps fit one instance's 32 slots; busy loops

@@ -17,6 +17,13 @@ public struct Configuration: Equatable, Sendable {
         let (seconds, attoseconds) = scheduler.maxDuration.components
         return Double(seconds) + Double(attoseconds) / 1e18
     }
+    /// When set, `/_tidepool/` (metrics, status, live page) is served on this
+    /// port instead of the main one, which then answers 404 for those paths.
+    public var adminPort: Int?
+    /// Address of the admin listener: loopback, so a public `host` does not expose it.
+    public var adminHost: String = "127.0.0.1"
+    /// How log lines are written: `text` for people, `json` (one object per line) for collectors.
+    public var logFormat: LogFormat = .text
 
     // MARK: Hardening limits (issue 7)
 
@@ -53,6 +60,11 @@ public struct Configuration: Equatable, Sendable {
     public var instanceCoreDumps: Bool = false
 
     public init() {}
+
+    public enum LogFormat: String, Sendable, CaseIterable {
+        case text
+        case json
+    }
 
     /// Fork instances from a template that imported the app once (milliseconds
     /// per start), or spawn each as a fresh interpreter (for apps that open

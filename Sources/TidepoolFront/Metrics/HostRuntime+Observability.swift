@@ -1,0 +1,157 @@
+import CEvent
+import CTidepoolLinux
+import Glibc
+import Logging
+import TidepoolCore
+
+/// Hooks the host calls where facts happen: they feed `HostMetrics`, the access
+/// log and the scale-decision log. Each call site is one line.
+extension HostRuntime {
+    static let accessLogger = Logger(label: "tidepool.access")
+
+    private static func key(_ request: UnsafeMutablePointer<evhttp_request>) -> UInt {
+        UInt(bitPattern: request)
+    }
+
+    /// A request arrived on the main port. Traced before any check, so the
+    /// front's early rejections (FrontGuard's 400/414) are counted and
+    /// logged; until routed, its path is the raw target without the query.
+    func traceArrived(_ request: UnsafeMutablePointer<evhttp_request>) {
+        let raw = evhttp_request_get_uri(request).map { Array(UnsafeRawBufferPointer(start: $0, count: strlen($0))) } ?? []
+        observed.traces[Self.key(request)] = RequestTrace(
+            arrivedAt: tp_monotonic_nanos(), method: Self.methodName(evhttp_request_get_command(request)),
+            path: ObservedRequests.loggable(path: Array(raw.prefix { $0 != UInt8(ascii: "?") })))
+    }
+
+    /// The request is for the app or a static file: log its decoded path.
+    func traceRouted(_ request: UnsafeMutablePointer<evhttp_request>, path: [UInt8]) {
+        observed.traces[Self.key(request)]?.path = ObservedRequests.loggable(path: path)
+    }
+
+    /// The request is for `/_tidepool/`: not traffic, neither counted nor logged.
+    func untrace(_ request: UnsafeMutablePointer<evhttp_request>) {
+        observed.traces[Self.key(request)] = nil
+    }
+
+    /// The request was sent to `instance`.
+    func traceDispatched(_ request: UnsafeMutablePointer<evhttp_request>, instance: UInt32, at now: UInt64) {
+        guard let trace = observed.traces[Self.key(request)] else { return }
+        trace.dispatchedAt = now
+        trace.instance = instance
+        trace.cold = observed.warmInstances.insert(instance).inserted
+    }
+
+    /// evhttp finished writing the reply (its status and error header are final).
+    func traceCompleted(_ request: UnsafeMutablePointer<evhttp_request>) {
+        let status = Int(evhttp_request_get_response_code(request))
+        let error = evhttp_find_header(evhttp_request_get_output_headers(request), ErrorCode.headerName)
+            .flatMap { ErrorCode(rawValue: String(cString: $0)) }
+        traceEnded(request, status: status, error: error)
+    }
+
+    /// The request ends without a completed reply (`status` 0: connection reset;
+    /// 499: the client left), or with `error` answered to a client already gone.
+    func traceEnded(_ request: UnsafeMutablePointer<evhttp_request>, status: Int, error: ErrorCode? = nil) {
+        guard let trace = observed.traces.removeValue(forKey: Self.key(request)) else { return }
+        let now = tp_monotonic_nanos()
+        let duration = Duration.nanoseconds(Int64(now &- trace.arrivedAt))
+        let wait = trace.dispatchedAt.map { Duration.nanoseconds(Int64($0 &- trace.arrivedAt)) }
+        metrics.requestCompleted(status: status, error: error, duration: duration, queueWait: wait)
+        guard Self.accessLogger.logLevel <= .info else { return }  // TIDEPOOL_LOG_LEVEL=warning: no access log
+        var metadata: Logger.Metadata = [
+            "method": .string(trace.method), "path": .string(trace.path), "status": .stringConvertible(status),
+            "duration_ms": .string(Self.format(duration.seconds * 1000)),
+        ]
+        if let wait { metadata["queue_ms"] = .string(Self.format(wait.seconds * 1000)) }
+        if let instance = trace.instance {
+            metadata["instance"] = .stringConvertible(instance)
+            metadata["start"] = .string(trace.cold ? "cold" : "warm")
+        } else {
+            metadata["start"] = .string("none")
+        }
+        if let error { metadata["error"] = .string(error.rawValue) }
+        // The message reads well alone (text logs, `tidepool dev`); the metadata carries every field.
+        Self.accessLogger.info(
+            "\(trace.method) \(trace.path) → \(status) (\(Self.format(duration.seconds * 1000)) ms)", metadata: metadata)
+    }
+
+    /// The scheduler started (`up`) or drained (`down`) an instance, or one
+    /// died (`down`, `died`). Called exactly once per event: from the
+    /// executor's `start` and `drain` actions and from an unexpected death
+    /// of an instance not already draining, so `up − down` is the live count.
+    func noteScale(
+        _ direction: HostMetrics.ScaleDirection, reason: ScaleReason, instance: UInt32, detail: @autoclosure () -> String
+    ) {
+        metrics.scaleEvent(direction: direction, reason: reason)
+        let verb = switch direction {
+        case .up: "starting"
+        case .down: reason == .died ? "lost" : "draining"
+        }
+        logger.info("scale \(direction.rawValue): \(verb) instance \(instance) (\(reason.rawValue)); \(detail())",
+                    metadata: ["scale": .string(direction.rawValue), "reason": .string(reason.rawValue)])
+    }
+
+    /// The scheduler asked for a new instance: its provisioned memory counts from now.
+    func noteInstanceStarting(_ id: UInt32) {
+        observed.memoryAccountedAt[id] = tp_monotonic_nanos()
+    }
+
+    /// The instance answered `ready`: one cold start, timed from the start decision.
+    func noteInstanceReady(_ record: InstanceRecord) {
+        metrics.instanceStarted(
+            kind: record.kind, coldStart: .nanoseconds(Int64(tp_monotonic_nanos() &- record.decidedAt)))
+    }
+
+    /// The instance is gone (stopped, killed or `died`): its last memory
+    /// interval is accounted and its series go. An unexpected death of an
+    /// instance that was not draining is a scale-down event (`died`); a
+    /// draining one was already counted at its drain.
+    func noteInstanceGone(_ record: InstanceRecord, died: Bool = false) {
+        if died && !record.draining { noteScale(.down, reason: .died, instance: record.id, detail: scaleSummary) }
+        accountMemory(record.id)
+        observed.memoryAccountedAt[record.id] = nil
+        observed.warmInstances.remove(record.id)
+    }
+
+    /// The start failed before any process existed: a scale-down (`died`),
+    /// like a death, and nothing more to account.
+    func noteStartFailed(_ id: UInt32) {
+        noteScale(.down, reason: .died, instance: id, detail: scaleSummary)
+        observed.memoryAccountedAt[id] = nil
+    }
+
+    /// Provisioned memory as Vercel bills it: the configured memory size
+    /// (`instanceMemoryMB`) × the instance's lifetime, not its RSS.
+    private func accountMemory(_ id: UInt32) {
+        let now = tp_monotonic_nanos()
+        guard let last = observed.memoryAccountedAt[id] else { return }
+        metrics.instanceLifetime(
+            memoryMB: scheduler.config.instanceMemoryMB, duration: .nanoseconds(Int64(now &- last)))
+        observed.memoryAccountedAt[id] = now
+    }
+
+    /// The exposition text for `/_tidepool/metrics`, with scrape-time gauges
+    /// refreshed from the scheduler's snapshot (its states, limits and queue).
+    func metricsText() -> [UInt8] {
+        for id in observed.memoryAccountedAt.keys { accountMemory(id) }
+        let snapshot = scheduler.snapshot(at: now)
+        var states = HostMetrics.InstanceStates()
+        var samples: [HostMetrics.InstanceSample] = []
+        for instance in snapshot.instances {
+            switch instance.state {
+            case "starting": states.starting += 1
+            case "idle": states.idle += 1
+            case "busy": states.busy += 1
+            default: states.draining += 1
+            }
+            let id = Self.wire(instance.id)
+            samples.append(.init(
+                id: id, slotLimit: min(instance.concurrencyLimit, snapshot.config.slotsPerInstance),
+                rssBytes: instance.rssBytes ?? instances[id]?.stats?.rssBytes))
+        }
+        metrics.update(
+            states: states, inFlight: snapshot.inFlight, queued: snapshot.queued, instances: samples,
+            hostRSSBytes: ProcSelf.residentBytes(), hostOpenFDs: ProcSelf.openFileDescriptors())
+        return metrics.render()
+    }
+}

@@ -1,0 +1,44 @@
+import TidepoolCore
+
+/// What the access log and the request metrics need to know about one request
+/// between its arrival and its reply.
+final class RequestTrace {
+    let arrivedAt: UInt64
+    let method: String
+    var path: String
+    var dispatchedAt: UInt64?
+    var instance: UInt32?
+    /// The first request its instance ever got.
+    var cold = false
+
+    init(arrivedAt: UInt64, method: String, path: String) {
+        self.arrivedAt = arrivedAt
+        self.method = method
+        self.path = path
+    }
+}
+
+/// Per-request and per-instance bookkeeping for observability, owned by the
+/// host's loop thread.
+///
+/// Traces are keyed by the evhttp request's address. Each is removed when the
+/// reply completes or the request is freed by the host; a request evhttp
+/// frees itself after a lost connection never reports back, and its entry is
+/// replaced when the allocator reuses the address, so the table stays bounded
+/// by the peak number of requests alive at once.
+struct ObservedRequests {
+    var traces: [UInt: RequestTrace] = [:]
+    /// Instances that have been dispatched at least one request.
+    var warmInstances: Set<UInt32> = []
+    /// Per live instance: when its provisioned memory was last accounted.
+    var memoryAccountedAt: [UInt32: UInt64] = [:]
+
+    /// Longest path written to the access log (a path is client data).
+    static let maxLoggedPath = 512
+
+    /// A path safe for one log line: control bytes replaced, length capped.
+    static func loggable(path: [UInt8]) -> String {
+        let capped = path.prefix(maxLoggedPath).map { $0 < 0x20 || $0 == 0x7f ? UInt8(ascii: "?") : $0 }
+        return String(decoding: capped, as: UTF8.self) + (path.count > maxLoggedPath ? "…" : "")
+    }
+}
