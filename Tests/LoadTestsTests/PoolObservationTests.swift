@@ -41,10 +41,10 @@ import Testing
             tidepool_cold_start_duration_seconds_bucket{le="0.1"} 3
             tidepool_cold_start_duration_seconds_sum 0.2
             tidepool_active_cpu_seconds_total 1.5
-            tidepool_provisioned_memory_gb_seconds_total 0.25
+            tidepool_provisioned_memory_gigabyte_seconds_total 0.25
             """)
         #expect(first == MetricsDocument(coldStarts: 3, activeCPUSeconds: 1.5, gbSeconds: 0.25))
-        let later = MetricsDocument(prometheus: "tidepool_cold_starts_total{kind=\"fork\"} 7\ntidepool_active_cpu_seconds_total 4\ntidepool_provisioned_memory_gb_seconds_total 1.25\n")
+        let later = MetricsDocument(prometheus: "tidepool_cold_starts_total{kind=\"fork\"} 7\ntidepool_active_cpu_seconds_total 4\ntidepool_provisioned_memory_gigabyte_seconds_total 1.25\n")
         var observer = PoolObserver()
         let status = StatusDocument(json: Data("{\"instances\": []}".utf8))!
         #expect(observer.observe(status, metrics: first).coldStarts == 0)

@@ -63,9 +63,13 @@ public struct MetricsDocument: Sendable, Equatable {
             let name = parts[0].split(separator: "{").first.map(String.init) ?? ""
             // Histogram series (_bucket/_sum/_count) of durations are not counters of events.
             if name.hasSuffix("_bucket") || name.hasSuffix("_sum") || name.hasSuffix("_count") { continue }
-            if name.contains("cold_start") { coldStarts = (coldStarts ?? 0) + value }
-            if name.contains("active_cpu_seconds") { activeCPUSeconds = (activeCPUSeconds ?? 0) + value }
-            if name.contains("gb_seconds") { gbSeconds = (gbSeconds ?? 0) + value }
+            // The names Tidepool's /_tidepool/metrics exposes (README "Reading the metrics").
+            switch name {
+            case "tidepool_cold_starts_total": coldStarts = (coldStarts ?? 0) + value
+            case "tidepool_active_cpu_seconds_total": activeCPUSeconds = (activeCPUSeconds ?? 0) + value
+            case "tidepool_provisioned_memory_gigabyte_seconds_total": gbSeconds = (gbSeconds ?? 0) + value
+            default: break
+            }
         }
     }
 }
