@@ -111,7 +111,7 @@ def test_io_burst_grows_then_idles_back_to_min(tidepool, tmp_path):
     # set, and the instances-by-state gauges add up to the status's count.
     text = requests.get(server.url("/_tidepool/metrics"), timeout=5).text
     events = scale_events(text)
-    reasons = {"queue", "saturation", "panic", "load", "spare", "minimum", "idle", "died", "stuck", "memory"}
+    reasons = {"queue", "saturation", "panic", "load", "spare", "minimum", "idle", "died", "stuck", "memory", "redeploy"}
     assert sum(n for (d, _), n in events.items() if d == "up") > 1, events
     assert all(r in reasons for (_, r) in events), events
     assert any(n > 0 and d == "up" and r not in ("minimum", "died") for (d, r), n in events.items()), events
