@@ -26,7 +26,7 @@ struct Environ {
 
         setString("REQUEST_METHOD", head.method)
         setString("SCRIPT_NAME", "")
-        setLatin1("PATH_INFO", Environ.percentDecode(path))
+        setLatin1("PATH_INFO", PercentDecoding.decode(path))
         setLatin1("QUERY_STRING", query)
         setString("SERVER_NAME", head.serverName)
         setString("SERVER_PORT", String(head.serverPort))
@@ -92,25 +92,6 @@ struct Environ {
         return (rest[..<question], rest[(question + 1)...])
     }
 
-    /// Decodes `%XX` escapes to bytes; malformed escapes stay as they are.
-    static func percentDecode(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "%"), index + 2 < bytes.endIndex,
-               let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) {
-                out.append(high << 4 | low)
-                index += 3
-            } else {
-                out.append(byte)
-                index += 1
-            }
-        }
-        return out
-    }
-
     /// Header names as CGI keys (upper-case, `-` → `_`), in first-seen order,
     /// with repeated headers joined by ", " (Cookie by "; ", as RFC 6265 wants).
     /// Names containing `_` are dropped: `X_Forwarded_For` would otherwise
@@ -135,15 +116,6 @@ struct Environ {
             }
         }
         return order.map { ($0, values[$0]!) }
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     private static func isSchemeByte(_ byte: UInt8) -> Bool {

@@ -10,19 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from waiting import wait_for
+
 pytestmark = pytest.mark.timeout(90)
 
 REQUESTS = 12  # > 8 slots: with 2 instances x 8 threads both instances hold some
-
-
-def wait_for(predicate, timeout, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 @pytest.mark.parametrize("mode", ["fork", "spawn"])

@@ -15,15 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from waiting import wait_for
 
-def wait_for(predicate, timeout, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 pytestmark = pytest.mark.timeout(120)
 

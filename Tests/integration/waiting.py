@@ -1,0 +1,18 @@
+"""Polling for a condition the host reaches asynchronously (a replacement
+instance, a drained pool), bounded in time so a broken promise fails the test
+instead of hanging it."""
+
+import time
+
+
+def wait_for(predicate, timeout, interval=0.05):
+    """Calls `predicate` until it returns something truthy or `timeout` seconds
+    pass; returns its last value (falsy on timeout), so `assert wait_for(...)`
+    shows what was seen."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
