@@ -10,12 +10,19 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case throttled = "FUNCTION_THROTTLED"
     case invocationTimeout = "FUNCTION_INVOCATION_TIMEOUT"
     case urlTooLong = "URL_TOO_LONG"
+    /// Vercel's code for a request head over the limit.
+    case headerTooLarge = "REQUEST_HEADER_TOO_LARGE"
+    /// Tidepool's own: the client took longer than `headerTimeout` to send the
+    /// head, or `bodyTimeout` to send the body.
+    case requestTimeout = "REQUEST_TIMEOUT"
 
     /// The HTTP status that carries this code.
     public var status: Int {
         switch self {
         case .malformedRequest: 400
+        case .requestTimeout: 408
         case .urlTooLong: 414
+        case .headerTooLarge: 431
         case .notFound: 404
         case .payloadTooLarge: 413
         case .invocationFailed, .responsePayloadTooLarge: 500
@@ -40,7 +47,42 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         case .throttled: "Too many requests are waiting; try again shortly."
         case .invocationTimeout: "The function did not answer within its maximum duration."
         case .urlTooLong: "The request URL is longer than the server accepts."
+        case .headerTooLarge: "The request headers are larger than the server accepts."
+        case .requestTimeout: "The request was not received in time."
         }
         return "\(status): \(rawValue)\n\(meaning)\n"
+    }
+
+    /// A whole HTTP/1.1 response carrying this code that asks the client to
+    /// close, for answers written straight to a socket (outside evhttp).
+    public var closingResponse: [UInt8] {
+        let text = body
+        return Array("""
+            HTTP/1.1 \(status) \(reason)\r
+            Content-Type: text/plain; charset=utf-8\r
+            Content-Length: \(text.utf8.count)\r
+            Cache-Control: no-store\r
+            \(Self.headerName): \(rawValue)\r
+            Connection: close\r
+            \r
+            \(text)
+            """.utf8)
+    }
+
+    /// The standard reason phrase of `status`.
+    public var reason: String {
+        switch status {
+        case 400: "Bad Request"
+        case 404: "Not Found"
+        case 408: "Request Timeout"
+        case 413: "Payload Too Large"
+        case 414: "URI Too Long"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
+        default: "Error"
+        }
     }
 }

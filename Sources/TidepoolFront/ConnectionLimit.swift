@@ -32,6 +32,8 @@ struct ConnectionLimit {
     var settleEvent: OpaquePointer?
     /// Connections refused since start (for the log).
     var refused = 0
+    /// Each connection's request guard, by its bufferevent (RequestGuard.swift).
+    var guards: [OpaquePointer: ConnectionGuard] = [:]
 
     /// The whole answer to a refused connection.
     static let refusal: [UInt8] = {
@@ -59,8 +61,12 @@ extension HostRuntime {
     /// After `evhttp_free` (which uncounted every open connection): drops our
     /// references and the settle event.
     func releaseConnectionLimit() {
-        for bufferevent in connections.unsettled { bufferevent_decref(bufferevent) }
+        for bufferevent in connections.unsettled {
+            removeGuard(bufferevent)
+            bufferevent_decref(bufferevent)
+        }
         connections.unsettled.removeAll()
+        connections.guards.removeAll()
         if let event = connections.settleEvent { event_free(event) }
         connections.settleEvent = nil
     }
@@ -68,6 +74,7 @@ extension HostRuntime {
     fileprivate func makeBufferevent(_ base: OpaquePointer) -> OpaquePointer? {
         guard let bufferevent = bufferevent_socket_new(base, -1, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else { return nil }
         bufferevent_incref(bufferevent)
+        installGuard(bufferevent)  // RequestGuard.swift
         connections.unsettled.append(bufferevent)
         if let event = connections.settleEvent { event_active(event, 0, 0) }
         return bufferevent
@@ -90,6 +97,8 @@ extension HostRuntime {
                 } else {
                     refuse(connection, bufferevent: bufferevent)
                 }
+            } else {
+                removeGuard(bufferevent)
             }
             bufferevent_decref(bufferevent)
         }
@@ -106,6 +115,7 @@ extension HostRuntime {
         if connections.refused == 1 || connections.refused.isMultiple(of: 1000) {
             logger.warning("refused a connection: \(connections.open) are open (maxConnections \(configuration.maxConnections)); \(connections.refused) refused so far")
         }
+        removeGuard(bufferevent)
         evhttp_connection_free(connection)
     }
 }
@@ -122,5 +132,7 @@ private func settleCallback(_ fd: Int32, _ events: Int16, _ context: UnsafeMutab
 
 private func connectionClosedCallback(_ connection: OpaquePointer?, _ context: UnsafeMutableRawPointer?) {
     guard let context else { return }
-    Unmanaged<HostRuntime>.fromOpaque(context).takeUnretainedValue().connections.open -= 1
+    let runtime = Unmanaged<HostRuntime>.fromOpaque(context).takeUnretainedValue()
+    runtime.connections.open -= 1
+    runtime.removeGuard(connection.flatMap { evhttp_connection_get_bufferevent($0) })
 }

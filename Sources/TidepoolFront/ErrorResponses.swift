@@ -19,7 +19,7 @@ extension HostRuntime {
         defer { evbuffer_free(body) }
         let text = Array(code.body.utf8)
         evbuffer_add(body, text, text.count)
-        evhttp_send_reply(request, Int32(code.status), nil, body)
+        evhttp_send_reply(request, Int32(code.status), code.reason, body)
     }
 
     /// Answers a pending request with `code` if it has not been answered yet.

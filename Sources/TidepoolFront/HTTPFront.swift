@@ -79,6 +79,7 @@ extension HostRuntime {
         repliesWriting += 1
         evhttp_request_set_on_complete_cb(request, replyCompleteCallback, Unmanaged.passUnretained(self).toOpaque())
         if !onAdmin { traceArrived(request) }  // before the guard: its 400/414 are counted and logged
+        if answerGuardRejection(request) { return }  // RequestGuard.swift
         if rejectBadFraming(request) { return }  // FrontGuard.swift
         guard let uri = evhttp_request_get_uri(request) else {
             sendError(request, .malformedRequest)

@@ -72,6 +72,8 @@ enum ConfigFile {
             case "maxHeaderBytes": configuration.maxHeaderBytes = try int(value, key)
             case "maxURIBytes": configuration.maxURIBytes = try int(value, key)
             case "clientTimeout": configuration.clientTimeoutSeconds = try number(value, key)
+            case "headerTimeout": configuration.headerTimeoutSeconds = try number(value, key)
+            case "bodyTimeout": configuration.bodyTimeoutSeconds = try number(value, key)
             case "trustedProxies": configuration.trustedProxies = try cidrs(value, key)
             case "maxConnections": configuration.maxConnections = try int(value, key)
             case "user": configuration.user = try string(value, key)
@@ -116,6 +118,12 @@ enum ConfigFile {
         }
         guard c.clientTimeoutSeconds >= 0.1 && c.clientTimeoutSeconds <= 3600 else {
             throw ConfigError.outOfRange(key: "clientTimeout", value: "\(c.clientTimeoutSeconds)", allowed: "0.1...3600 seconds")
+        }
+        guard c.headerTimeoutSeconds >= 0.1 && c.headerTimeoutSeconds <= 3600 else {
+            throw ConfigError.outOfRange(key: "headerTimeout", value: "\(c.headerTimeoutSeconds)", allowed: "0.1...3600 seconds")
+        }
+        guard c.bodyTimeoutSeconds >= 0.1 && c.bodyTimeoutSeconds <= 86400 else {
+            throw ConfigError.outOfRange(key: "bodyTimeout", value: "\(c.bodyTimeoutSeconds)", allowed: "0.1...86400 seconds")
         }
         guard (1...1_000_000).contains(c.maxConnections) else {
             throw ConfigError.outOfRange(key: "maxConnections", value: "\(c.maxConnections)", allowed: "1...1000000")

@@ -57,12 +57,35 @@ CORPUS = [
     ("te-xchunked", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: xchunked\r\nContent-Length: 3\r\n\r\nabc", 400),
     ("te-chunked-identity", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", 400),
     ("te-twice", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
-    # evhttp 2.1 reports a bad chunk as "data too long": 413, connection closed, nothing reaches the app.
-    ("chunk-size-not-hex", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", 413),
-    ("chunk-size-negative", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n-5\r\nabc\r\n0\r\n\r\n", 413),
-    ("chunk-size-huge", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nabc\r\n", 413),
-    ("chunk-missing-crlf", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabcXX0\r\n\r\n", 413),
+    # chunk sizes: the request guard (RequestGuard.swift) checks each size line before evhttp reads it.
+    ("chunk-size-not-hex", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", 400),
+    ("chunk-size-negative", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n-5\r\nabc\r\n0\r\n\r\n", 400),
+    ("chunk-size-huge", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nabc\r\n", 400),
+    ("chunk-size-plus", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n+3\r\nabc\r\n0\r\n\r\n", 400),
+    ("chunk-size-0x", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n", 400),
+    ("chunk-size-empty", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n\r\nabc\r\n0\r\n\r\n", 400),
+    ("chunk-missing-crlf", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabcXX0\r\n\r\n", 400),
+    # evhttp never reads a GET/HEAD/DELETE/OPTIONS body: it would parse it as the next request.
+    ("get-with-body", b"GET / HTTP/1.1\r\n" + H + b"Content-Length: 29\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n", 400),
+    ("delete-chunked", b"DELETE / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    # limits
+    ("head-over-limit", b"GET / HTTP/1.1\r\n" + H + b"X-Big: " + b"h" * 40000 + b"\r\n\r\n", 431),
+    ("request-line-over-limit", b"GET /" + b"a" * 40000 + b" HTTP/1.1\r\n" + H + b"\r\n", 414),
+    ("declared-body-over-limit", b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 4500001\r\n\r\nabc", 413),
+    ("chunked-body-over-limit", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n44aa21\r\nabc", 413),
 ]
+
+# Cases the front (not evhttp) answers, with the code in `x-tidepool-error`.
+GUARDED = {
+    "chunk-size-not-hex": "MALFORMED_REQUEST", "chunk-size-negative": "MALFORMED_REQUEST",
+    "chunk-size-huge": "MALFORMED_REQUEST", "chunk-size-plus": "MALFORMED_REQUEST",
+    "chunk-size-0x": "MALFORMED_REQUEST", "chunk-size-empty": "MALFORMED_REQUEST",
+    "chunk-missing-crlf": "MALFORMED_REQUEST", "get-with-body": "MALFORMED_REQUEST",
+    "delete-chunked": "MALFORMED_REQUEST", "obs-fold-first-line": "MALFORMED_REQUEST",
+    "cl-and-te": "MALFORMED_REQUEST", "duplicate-cl-same": "MALFORMED_REQUEST",
+    "head-over-limit": "REQUEST_HEADER_TOO_LARGE", "request-line-over-limit": "URL_TOO_LONG",
+    "declared-body-over-limit": "FUNCTION_PAYLOAD_TOO_LARGE", "chunked-body-over-limit": "FUNCTION_PAYLOAD_TOO_LARGE",
+}
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +93,7 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("badhttp")
     project = prepare_project("hardened", tmp)
     config = tmp / "tidepool.toml"
-    config.write_text("clientTimeout = 2\n")
+    config.write_text("clientTimeout = 2\nheaderTimeout = 1.5\nbodyTimeout = 1.5\n")
     s = Tidepool(project, tmp / "logs", instances=1, threads=1, extra_args=["--config", str(config)])
     s.wait_ready()
     yield s
@@ -118,6 +141,9 @@ def test_malformed_request_rejected_and_closed(server, case, data, expected):
     assert raw.count(b"HTTP/1.") == 1, f"{case}: more than one response: {raw[:600]!r}"
     assert closed, f"{case}: connection left open after {expected}"
     assert app_log(server) == before, f"{case}: the app saw it: {app_log(server)[len(before):]!r}"
+    if case in GUARDED:
+        assert f"\r\nx-tidepool-error: {GUARDED[case]}\r\n".encode() in raw, f"{case}: {raw[:400]!r}"
+        assert b"\r\nconnection: close\r\n" in raw.lower(), f"{case}: {raw[:400]!r}"
     # A valid request on a new connection is unaffected.
     r = server.get("/after")
     assert r.status_code == 200 and r.text == "ok /after"
@@ -183,10 +209,7 @@ def test_stalled_client_times_out_without_holding_a_slot(server, kind):
     """A client that trickles part of its request and then goes quiet is
     disconnected after clientTimeout (2 s here), and while it trickles the only
     instance slot (1 instance x 1 thread) still serves a normal request.
-
-    Limitation: evhttp 2.1's timeout is per read, so a client that keeps
-    trickling one byte faster than clientTimeout is not cut; it still never
-    holds an instance slot (requests reach the pool only once fully read)."""
+    (One that keeps trickling is cut by headerTimeout/bodyTimeout: below.)"""
     if kind == "head":
         data = b"GET /slow HTTP/1.1\r\nHost: x\r\nX-Long: aaaaaaaaaa"
     else:
@@ -209,3 +232,156 @@ def test_stalled_client_times_out_without_holding_a_slot(server, kind):
     assert rest == b"" or status_of(rest) in (400, 408), rest[:200]
     assert 1.0 < waited < 6.0, f"stalled client closed after {waited:.2f}s (clientTimeout = 2 s)"
     assert "/slow" not in app_log(server)
+
+
+def read_responses(sock, count, timeout=5.0):
+    """Reads until `count` complete responses (each with Content-Length) or close."""
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        responses, rest = split_responses(data)
+        if len(responses) >= count:
+            return responses, False
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return split_responses(data)[0], True
+        except socket.timeout:
+            return responses, False
+        if not chunk:
+            return split_responses(data)[0], True
+        data += chunk
+
+
+def split_responses(data):
+    responses = []
+    while b"\r\n\r\n" in data:
+        head, rest = data.split(b"\r\n\r\n", 1)
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        if len(rest) < length:
+            break
+        responses.append((head, rest[:length]))
+        data = rest[length:]
+    return responses, data
+
+
+def error_code(head):
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"x-tidepool-error":
+            return value.strip().decode()
+    return None
+
+
+@pytest.mark.parametrize("bad, status, code", [
+    (b"GET /big HTTP/1.1\r\nHost: x\r\nX-Big: " + b"h" * 40000 + b"\r\n\r\n", 431, "REQUEST_HEADER_TOO_LARGE"),
+    (b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999\r\n\r\n", 413, "FUNCTION_PAYLOAD_TOO_LARGE"),
+    (b"POST /bad HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "MALFORMED_REQUEST"),
+], ids=["431", "413", "bad-chunk"])
+def test_pipelined_requests_before_a_refused_one_are_served_in_order(server, bad, status, code):
+    """Two valid pipelined requests (one with a chunked body), then a bad one,
+    in one write: both valid ones are answered, in order, then the refusal with
+    our code, then the connection closes. Nothing of the bad one reaches the app."""
+    before = app_log(server)
+    good = (b"GET /one HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"POST /two HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        try:
+            sock.sendall(good + bad)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        responses, _ = read_responses(sock, 3)
+        assert [status_of(h) for h, _ in responses] == [200, 200, status], responses
+        assert responses[0][1] == b"ok /one" and responses[1][1] == b"ok /two"
+        assert error_code(responses[2][0]) == code
+        sock.settimeout(3)
+        try:
+            assert sock.recv(100) == b""
+        except ConnectionResetError:
+            pass
+    log = app_log(server)[len(before):]
+    assert "/one" in log and "/two" in log and "/big" not in log and "/bad" not in log, log
+    assert server.get("/after").status_code == 200
+
+
+def test_keep_alive_requests_then_a_bad_chunk_in_a_later_read(server):
+    """Requests on one keep-alive connection, then a chunked request whose bad
+    chunk size arrives after its head was parsed: 400 with our code, closed."""
+    before = app_log(server)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        for path in ("/ka1", "/ka2"):
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok".encode())
+            responses, _ = read_responses(sock, 1)
+            assert [status_of(h) for h, _ in responses] == [200]
+        sock.sendall(b"POST /late HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+        time.sleep(0.3)
+        sock.sendall(b"-1\r\n")
+        responses, closed = read_responses(sock, 1)
+        assert [status_of(h) for h, _ in responses] == [400], responses
+        assert error_code(responses[0][0]) == "MALFORMED_REQUEST"
+        if not closed:
+            sock.settimeout(3)
+            try:
+                assert sock.recv(100) == b""
+            except ConnectionResetError:
+                pass
+    log = app_log(server)[len(before):]
+    assert "/ka1" in log and "/ka2" in log and "/late" not in log, log
+    assert server.get("/after").status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["head", "body"])
+def test_trickling_client_is_cut_at_the_total_deadline(server, kind):
+    """One byte every 0.3 s — always within clientTimeout (2 s) — is cut once
+    headerTimeout / bodyTimeout (1.5 s here) has passed: 408 REQUEST_TIMEOUT,
+    connection closed. Meanwhile the only instance slot serves others, and the
+    trickled request never reaches the app."""
+    if kind == "head":
+        prefix = b""
+        trickle = b"GET /trickle HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 100
+    else:
+        prefix = b"POST /trickle HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+        trickle = b"b" * 100
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        if prefix:
+            sock.sendall(prefix)
+        start = time.monotonic()
+        answer = b""
+        served_meanwhile = False
+        for i, byte in enumerate(trickle):
+            try:
+                sock.sendall(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            if i == 2:
+                served_meanwhile = requests.get(server.url("/pid"), timeout=5).status_code == 200
+            sock.settimeout(0.3)
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                break
+            answer += chunk
+            if not chunk or b"\r\n\r\n" in answer:
+                break
+        cut_after = time.monotonic() - start
+        sock.settimeout(3)
+        try:
+            while b"\r\n\r\n" not in answer:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        except (ConnectionResetError, socket.timeout):
+            pass
+    assert served_meanwhile
+    assert status_of(answer) == 408, answer[:300]
+    assert b"\r\nx-tidepool-error: REQUEST_TIMEOUT\r\n" in answer, answer[:300]
+    assert 1.4 < cut_after < 3.5, f"cut after {cut_after:.2f}s (deadline 1.5 s, a byte every 0.3 s)"
+    assert "/trickle" not in app_log(server)
+    assert server.get("/after").status_code == 200

@@ -36,7 +36,8 @@ def test_shipped_config_uncommented_equals_defaults(tmp_path):
                       "saturationThreshold", "saturationWindow", "instanceMemoryMB"}
     assert set(keys) == {"host", "port", "start", "maxRequestBodyBytes"} | scheduler_keys | {
         # hardening (issue 7)
-        "maxResponseBodyBytes", "maxHeaderBytes", "maxURIBytes", "clientTimeout", "trustedProxies",
+        "maxResponseBodyBytes", "maxHeaderBytes", "maxURIBytes", "clientTimeout", "headerTimeout",
+        "bodyTimeout", "trustedProxies",
         "maxConnections", "instanceMaxOpenFiles", "instanceCoreDumps",
         # metrics (issue 5)
         "adminHost", "logFormat"}
@@ -77,6 +78,8 @@ def test_shipped_config_uncommented_equals_defaults(tmp_path):
     ("panicWindow = 120\n", "panicWindow"),
     ("trustedProxies = [\"10.0.0.0/33\"]\n", "trustedProxies"),
     ("clientTimeout = 0\n", "clientTimeout"),
+    ("headerTimeout = 0\n", "headerTimeout"),
+    ("bodyTimeout = \"slow\"\n", "bodyTimeout"),
 ])
 def test_bad_config_is_rejected(tmp_path, text, needle):
     config = tmp_path / "bad.toml"

@@ -55,8 +55,10 @@ def test_huge_declared_body_is_413_without_reading_it(server):
         data = read_response(sock)
         elapsed = time.monotonic() - t0
     assert data.startswith(b"HTTP/1.1 413 "), data[:200]
+    assert b"\r\nx-tidepool-error: FUNCTION_PAYLOAD_TOO_LARGE\r\n" in data, data[:400]
     assert elapsed < 3, f"413 took {elapsed:.2f}s"
     assert b"connection: close" in data.lower()
+    assert server.get("/pid").status_code == 200
 
 
 def test_chunked_body_over_limit_is_413(server):
@@ -70,6 +72,8 @@ def test_chunked_body_over_limit_is_413(server):
             pass
         data = read_response(sock)
     assert data.startswith(b"HTTP/1.1 413 "), data[:200]
+    assert b"\r\nx-tidepool-error: FUNCTION_PAYLOAD_TOO_LARGE\r\n" in data, data[:400]
+    assert server.get("/pid").status_code == 200
 
 
 def test_response_over_limit_is_500_payload_too_large(server):
@@ -96,12 +100,23 @@ def test_uri_too_long_is_414(server):
     assert server.get("/" + "a" * 1000).status_code == 200
 
 
-def test_head_over_limit_is_refused_and_closed(server):
-    """evhttp 2.1 answers a head over maxHeaderBytes itself with 400 (it has no
-    431, and no hook before the head is parsed) and closes the connection.
-    This asserts that documented behaviour."""
+def test_head_over_limit_is_431_and_closed(server):
+    """A head over maxHeaderBytes is answered 431 REQUEST_HEADER_TOO_LARGE by the
+    front's request guard before evhttp parses any of it, and the connection closes."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"h" * 10000 + b"\r\n\r\n")
         data = read_response(sock)
-    assert data.startswith(b"HTTP/1.1 400 "), data[:200]
+    assert data.startswith(b"HTTP/1.1 431 "), data[:200]
+    assert b"\r\nx-tidepool-error: REQUEST_HEADER_TOO_LARGE\r\n" in data, data[:400]
+    assert b"connection: close" in data.lower()
     assert server.get("/pid").status_code == 200
+
+
+def test_head_at_the_limit_is_served(server):
+    """A head of exactly maxHeaderBytes (line endings included) passes."""
+    head = b"GET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: \r\n\r\n"
+    pad = 8192 - len(head)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(head.replace(b"X-Pad: ", b"X-Pad: " + b"p" * pad))
+        data = read_response(sock)
+    assert data.startswith(b"HTTP/1.1 200 "), data[:200]

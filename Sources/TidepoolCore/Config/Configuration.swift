@@ -32,14 +32,22 @@ public struct Configuration: Equatable, Sendable {
     /// limit it applies to buffered responses only: a streamed response (no
     /// Content-Length) is not limited.
     public var maxResponseBodyBytes: Int = 4_500_000
-    /// Largest request head (request line + headers), in bytes. evhttp 2.1
-    /// answers a larger one itself with 400 and closes (it cannot say 431).
+    /// Largest request head (request line, headers and their line endings),
+    /// in bytes: a larger one gets 431 REQUEST_HEADER_TOO_LARGE (RequestGuard).
     public var maxHeaderBytes: Int = 32_768
     /// Longest request target, in bytes: longer ones get 414.
     public var maxURIBytes: Int = 8_192
     /// Seconds a client may take to send a request (or read a response chunk)
     /// before the front closes its connection; also the keep-alive idle limit.
     public var clientTimeoutSeconds: Double = 30
+    /// Seconds from the first byte of a request head to its end: a client
+    /// trickling its head (each byte within `clientTimeout`) is cut after
+    /// this long with 408 REQUEST_TIMEOUT.
+    public var headerTimeoutSeconds: Double = 10
+    /// Seconds from the end of the head to the end of the body; past it the
+    /// connection is answered 408 and closed. 60 s lets a 4.5 MB body arrive
+    /// over a ~1 Mbit/s uplink.
+    public var bodyTimeoutSeconds: Double = 60
     /// Peers whose `X-Forwarded-For` is kept (the peer is appended); anyone
     /// else's is replaced by the peer address.
     public var trustedProxies: [CIDR] = []

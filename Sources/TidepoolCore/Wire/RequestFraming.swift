@@ -31,8 +31,6 @@ public enum RequestFraming {
         if target.contains(where: { $0 <= 0x20 || $0 == 0x7f }) {
             return .malformed(reason: "space or control character in the request target")
         }
-        var contentLengths = 0
-        var transferEncodings = 0
         for (name, value) in headers {
             if value.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7f }) {
                 return .malformed(reason: "control character in header \(String(decoding: name, as: UTF8.self))")
@@ -40,20 +38,51 @@ public enum RequestFraming {
             if name.isEmpty || name.contains(where: { !isTokenByte($0) }) {
                 return .malformed(reason: "invalid header name")
             }
-            switch lowercased(name) {
-            case "content-length":
+        }
+        if case .malformed(let reason) = bodyFraming(headers: headers) { return .malformed(reason: reason) }
+        return .accept
+    }
+
+    /// How a request's body is delimited, from its headers alone.
+    public enum BodyFraming: Equatable, Sendable {
+        /// No Content-Length and no Transfer-Encoding: no body.
+        case none
+        /// `Content-Length: n`.
+        case length(Int64)
+        /// `Transfer-Encoding: chunked`.
+        case chunked
+        /// Ambiguous or unsupported framing: 400 and close.
+        case malformed(reason: String)
+    }
+
+    /// The framing rules above (one Content-Length of plain digits, or one
+    /// `Transfer-Encoding: chunked`, never both), shared by the head check and
+    /// the stream guard (`RequestStreamGuard`), which must agree with it on
+    /// where a request ends. Headers other than these two are ignored.
+    public static func bodyFraming(headers: [(name: [UInt8], value: [UInt8])]) -> BodyFraming {
+        var length: Int64?
+        var contentLengths = 0
+        var transferEncodings = 0
+        for (name, value) in headers {
+            if equalsIgnoringCase(name, contentLength) {
                 contentLengths += 1
                 let trimmed = trim(value)
                 if trimmed.isEmpty || !trimmed.allSatisfy({ (0x30...0x39).contains($0) }) {
                     return .malformed(reason: "Content-Length is not a number")
                 }
-            case "transfer-encoding":
+                var n: Int64 = 0
+                for digit in trimmed {
+                    let (times, o1) = n.multipliedReportingOverflow(by: 10)
+                    let (plus, o2) = times.addingReportingOverflow(Int64(digit - 0x30))
+                    if o1 || o2 { return .malformed(reason: "Content-Length is out of range") }
+                    n = plus
+                }
+                length = n
+            } else if equalsIgnoringCase(name, transferEncoding) {
                 transferEncodings += 1
-                if lowercased(trim(value)) != "chunked" {
+                if !equalsIgnoringCase(trim(value), chunked) {
                     return .malformed(reason: "unsupported Transfer-Encoding")
                 }
-            default:
-                break
             }
         }
         if contentLengths > 1 { return .malformed(reason: "Content-Length repeated") }
@@ -61,7 +90,19 @@ public enum RequestFraming {
         if contentLengths > 0 && transferEncodings > 0 {
             return .malformed(reason: "both Content-Length and Transfer-Encoding")
         }
-        return .accept
+        if transferEncodings > 0 { return .chunked }
+        if let length { return .length(length) }
+        return .none
+    }
+
+    static let contentLength = Array("content-length".utf8)
+    static let transferEncoding = Array("transfer-encoding".utf8)
+    static let chunked = Array("chunked".utf8)
+
+    /// ASCII case-insensitive equality with an already lowercase `lower`.
+    static func equalsIgnoringCase(_ bytes: some Collection<UInt8>, _ lower: [UInt8]) -> Bool {
+        guard bytes.count == lower.count else { return false }
+        return zip(bytes, lower).allSatisfy { ((0x41...0x5a).contains($0) ? $0 | 0x20 : $0) == $1 }
     }
 
     /// RFC 9110 token characters.
