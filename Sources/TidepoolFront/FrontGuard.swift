@@ -7,12 +7,14 @@ import TidepoolCore
 /// routing: evhttp's own limits (head size, body size, client timeout) and the
 /// framing checks evhttp does not make (`RequestFraming`).
 ///
-/// What evhttp 2.1 answers by itself, without calling us (so without the
-/// `x-tidepool-error` header): 400 for a request it cannot parse, 413 for a
-/// body over `maxRequestBodyBytes` (decided from Content-Length as soon as the
-/// head is read, or while a chunked body grows past it: the rest is never
-/// read) and 400 — not 431, which it has no way to say — for a head over
-/// `maxHeaderBytes`. Each of these closes the connection.
+/// Before evhttp parses anything, the request guard (RequestGuard.swift)
+/// answers a head over `maxHeaderBytes` (431), a body over
+/// `maxRequestBodyBytes` (413), a bad chunk size or ambiguous framing (400)
+/// and a head or body past `headerTimeout`/`bodyTimeout` (408), each with our
+/// code. evhttp's own limits below stay as a backstop the guard always beats.
+/// What evhttp 2.1 still answers by itself, without calling us (so without
+/// the `x-tidepool-error` header): 400 for a request line or header it cannot
+/// parse. It closes the connection.
 extension HostRuntime {
     /// Called once on the new evhttp server, before it accepts anything.
     func configureFrontLimits(_ http: OpaquePointer) {
@@ -21,10 +23,11 @@ extension HostRuntime {
             tv_sec: Int(configuration.clientTimeoutSeconds),
             tv_usec: Int((configuration.clientTimeoutSeconds.truncatingRemainder(dividingBy: 1)) * 1_000_000)
         )
-        // Read and write timeout of client connections: a head or body trickling
-        // in (or a client not reading its response) is cut after this long of
-        // silence. Requests only reach the pool once fully read, so a slow client
-        // never holds an instance slot.
+        // Read and write timeout of client connections: a client that goes silent
+        // while sending (or does not read its response) is cut after this long.
+        // One trickling bytes faster is cut by the guard's total deadlines.
+        // Requests only reach the pool once fully read, so a slow client never
+        // holds an instance slot.
         evhttp_set_timeout_tv(http, &timeout)
     }
 

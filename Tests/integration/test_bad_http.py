@@ -385,3 +385,22 @@ def test_trickling_client_is_cut_at_the_total_deadline(server, kind):
     assert 1.4 < cut_after < 3.5, f"cut after {cut_after:.2f}s (deadline 1.5 s, a byte every 0.3 s)"
     assert "/trickle" not in app_log(server)
     assert server.get("/after").status_code == 200
+
+
+def test_heads_split_across_reads_are_served(server):
+    """The guard holds an incomplete head back and gives it to the parser
+    whole: heads sent a few bytes at a time, on a keep-alive connection with a
+    pipelined request in the same write as the start of the next head, are
+    all served in order."""
+    first = b"POST /split1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+    second = b"GET /split2 HTTP/1.1\r\nHost: x\r\n\r\n"
+    third = b"POST /split3 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+    stream = first + second + third
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for start in range(0, len(stream), 7):
+            sock.sendall(stream[start:start + 7])
+            time.sleep(0.005)
+        responses, _ = read_responses(sock, 3)
+    assert [(status_of(h), b) for h, b in responses] == [
+        (200, b"ok /split1"), (200, b"ok /split2"), (200, b"ok /split3")], responses
