@@ -37,7 +37,7 @@ def goal_row(goal, value, base, unit, *, at_least, ref=None, fmt="{:.2f}", goal_
     ok = ratio >= goal_ratio if at_least else ratio <= goal_ratio
     op = ">=" if at_least else "<="
     ROWS.append((goal, f"{fmt.format(value)} {unit}", ref or f"{op} {fmt.format(base * goal_ratio)} {unit}",
-                 f"{ratio:.2f}x ({op} {goal_ratio:.2f})", "PASS" if ok else "MISS"))
+                 f"{ratio:.3f}x ({op} {goal_ratio:.2f})", "PASS" if ok else "MISS"))
 
 
 def info_row(goal, figure, ref="", ratio=""):
