@@ -9,9 +9,10 @@
 /// before evhttp does and decides first.
 ///
 /// Request boundaries: the guard parses exactly as much as it needs to know
-/// where each request ends, with evhttp's own rules — a body only on POST,
-/// PUT and PATCH (evhttp reads any other method's body as the next request,
-/// so a GET with a body is refused), `Content-Length` or `chunked` framing as
+/// where each request ends, with evhttp's own rules — evhttp 2.1.12 reads a
+/// body on every method it serves except HEAD (it would read a HEAD's body as
+/// the next request, so a HEAD with a body is refused; TRACE and CONNECT are
+/// refused likewise), `Content-Length` or `chunked` framing as
 /// in `RequestFraming.bodyFraming`, lines ending at LF with an optional CR.
 /// So on a keep-alive or pipelined connection it is always at the same
 /// request as evhttp, or ahead of it (reads arrive before evhttp parses them).
@@ -243,7 +244,7 @@ public struct RequestStreamGuard: Sendable {
             if line.isEmpty { return nil }  // empty lines before a request are skipped, as evhttp does
             sawRequestLine = true
             method = Array(line.prefix { $0 != 0x20 })
-            mayHaveBody = method == Self.post || method == Self.put || method == Self.patch
+            mayHaveBody = method != Self.head && method != Self.trace && method != Self.connect
             return nil
         }
         if line.isEmpty { return headEnded(at: next) }
@@ -327,7 +328,8 @@ public struct RequestStreamGuard: Sendable {
         line.removeAll(keepingCapacity: true)
     }
 
-    static let post = Array("POST".utf8)
-    static let put = Array("PUT".utf8)
-    static let patch = Array("PATCH".utf8)
+    /// Methods whose body evhttp does not read (HEAD) or that it refuses anyway.
+    static let head = Array("HEAD".utf8)
+    static let trace = Array("TRACE".utf8)
+    static let connect = Array("CONNECT".utf8)
 }
