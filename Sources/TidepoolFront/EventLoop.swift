@@ -12,7 +12,15 @@ final class EventLoop {
     private var timerObjects: [ObjectIdentifier: Timer] = [:]
 
     init() throws(HostError) {
-        guard let base = event_base_new() else { throw .eventBase }
+        // The epoll changelist coalesces the add/del pairs evhttp makes for one
+        // socket within a loop iteration (read off, write on, write off, read
+        // on) into at most one epoll_ctl at the next dispatch. libevent's
+        // caveat (a descriptor dup'ed and one copy closed before dispatch)
+        // does not arise: the host never dup()s a descriptor it watches.
+        guard let config = event_config_new() else { throw .eventBase }
+        defer { event_config_free(config) }
+        event_config_set_flag(config, Int32(EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST.rawValue))
+        guard let base = event_base_new_with_config(config) else { throw .eventBase }
         self.base = base
     }
 
