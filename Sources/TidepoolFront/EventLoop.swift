@@ -78,6 +78,14 @@ final class EventLoop {
         return hook
     }
 
+    /// Frees a hook from `iterationEnd` (its callback never runs again).
+    func release(_ hook: IterationEnd) {
+        guard let index = iterationEnds.firstIndex(where: { $0 === hook }) else { return }
+        iterationEnds.remove(at: index)
+        if let event = hook.event { event_free(event) }
+        hook.event = nil
+    }
+
     fileprivate func forget(_ timer: Timer) {
         timerObjects[ObjectIdentifier(timer)] = nil
     }
