@@ -10,15 +10,25 @@ final class EventLoop {
     /// Signal events and live timers, kept alive (and their closures) until freed.
     private var signalEvents: [SignalEvent] = []
     private var timerObjects: [ObjectIdentifier: Timer] = [:]
+    private var iterationEnds: [IterationEnd] = []
 
     init() throws(HostError) {
-        guard let base = event_base_new() else { throw .eventBase }
+        // The epoll changelist coalesces the add/del pairs evhttp makes for one
+        // socket within a loop iteration (read off, write on, write off, read
+        // on) into at most one epoll_ctl at the next dispatch. libevent's
+        // caveat (a descriptor dup'ed and one copy closed before dispatch)
+        // does not arise: the host never dup()s a descriptor it watches.
+        guard let config = event_config_new() else { throw .eventBase }
+        defer { event_config_free(config) }
+        event_config_set_flag(config, Int32(EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST.rawValue))
+        guard let base = event_base_new_with_config(config) else { throw .eventBase }
         self.base = base
     }
 
     deinit {
         for timer in timerObjects.values { timer.release() }
         for signal in signalEvents { if let event = signal.event { event_free(event) } }
+        for hook in iterationEnds { if let event = hook.event { event_free(event) } }
         event_base_free(base)
     }
 
@@ -55,6 +65,25 @@ final class EventLoop {
         timerObjects[ObjectIdentifier(timer)] = timer
         timer.arm(seconds)
         return timer
+    }
+
+    /// A callback for the end of a loop iteration: `schedule()` it any number
+    /// of times while callbacks run, and it runs once, after the callbacks
+    /// already active in this iteration (libevent appends an activated event
+    /// to the active queue it is processing). Lives as long as the loop.
+    func iterationEnd(_ body: @escaping () -> Void) -> IterationEnd {
+        let hook = IterationEnd(body: body)
+        hook.event = event_new(base, -1, 0, iterationEndCallback, Unmanaged.passUnretained(hook).toOpaque())
+        iterationEnds.append(hook)
+        return hook
+    }
+
+    /// Frees a hook from `iterationEnd` (its callback never runs again).
+    func release(_ hook: IterationEnd) {
+        guard let index = iterationEnds.firstIndex(where: { $0 === hook }) else { return }
+        iterationEnds.remove(at: index)
+        if let event = hook.event { event_free(event) }
+        hook.event = nil
     }
 
     fileprivate func forget(_ timer: Timer) {
@@ -101,6 +130,27 @@ final class Timer {
         loop.forget(self)  // `self` stays alive for this call: the caller holds it
         body()
     }
+}
+
+/// See `EventLoop.iterationEnd`.
+final class IterationEnd {
+    fileprivate var event: OpaquePointer?
+    fileprivate var scheduled = false
+    fileprivate let body: () -> Void
+    fileprivate init(body: @escaping () -> Void) { self.body = body }
+
+    func schedule() {
+        guard !scheduled, let event else { return }
+        scheduled = true
+        event_active(event, 0, 0)
+    }
+}
+
+private func iterationEndCallback(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    let hook = Unmanaged<IterationEnd>.fromOpaque(context).takeUnretainedValue()
+    hook.scheduled = false
+    hook.body()
 }
 
 /// A signal's event and the closure it runs.

@@ -12,6 +12,13 @@ import TidepoolCore
 /// payloads are not decoded into arrays: `onBody` moves them straight from the
 /// input buffer into the reply's buffer. A malformed frame closes the channel
 /// and reports it through `onClose`; it never traps.
+///
+/// Writing: frames added to `output` during a loop iteration are written with
+/// one `writev` at the end of that iteration (`flushOutput`), straight to the
+/// socket. The bufferevent's own writing (wait for EPOLLOUT in the next
+/// iteration, then write) cost two `epoll_ctl` and a loop wake-up per
+/// request; it is enabled only while the socket is full, and disabled again
+/// once the bufferevent has drained what was left.
 final class FrameChannel {
     /// Why a channel ended.
     enum CloseReason: CustomStringConvertible {
@@ -36,18 +43,26 @@ final class FrameChannel {
     var onClose: (CloseReason) -> Void = { _ in }
 
     var isOpen: Bool { bufferEvent != nil }
+    private unowned let loop: EventLoop
+    /// Writes the output at the end of the iteration that added to it.
+    private var flushHook: IterationEnd?
 
     /// Wraps `fd` (owned from now on: closed with the channel).
     init(loop: EventLoop, fd: Int32) {
         self.fd = fd
+        self.loop = loop
         ProcessLauncher.setNonBlocking(fd)
         bufferEvent = bufferevent_socket_new(loop.base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue))
         let context = Unmanaged.passUnretained(self).toOpaque()
-        bufferevent_setcb(bufferEvent, channelReadCallback, nil, channelEventCallback, context)
-        bufferevent_enable(bufferEvent, Int16(EV_READ | EV_WRITE))
+        flushHook = loop.iterationEnd { [unowned self] in flushOutput() }
+        bufferevent_setcb(bufferEvent, channelReadCallback, channelWriteCallback, channelEventCallback, context)
+        if let output { evbuffer_add_cb(output, channelOutputCallback, context) }
+        bufferevent_enable(bufferEvent, Int16(EV_READ))
+        bufferevent_disable(bufferEvent, Int16(EV_WRITE))  // on by default; see flushOutput
     }
 
     deinit {
+        if let flushHook { loop.release(flushHook) }
         if let bufferEvent { bufferevent_free(bufferEvent) }
     }
 
@@ -70,9 +85,35 @@ final class FrameChannel {
 
     /// Closes the socket now; unsent output is dropped. No callback follows.
     func close() {
+        if let flushHook { loop.release(flushHook) }
+        flushHook = nil
         guard let bufferEvent else { return }
         self.bufferEvent = nil
         bufferevent_free(bufferEvent)
+    }
+
+    /// Something was added to the output: write it at the end of this iteration.
+    fileprivate func outputGrew() {
+        flushHook?.schedule()
+    }
+
+    /// Writes what the socket takes now; the rest (a full socket, or an error
+    /// the bufferevent will then report through `onClose`) goes to the
+    /// bufferevent's writing until drained.
+    private func flushOutput() {
+        guard let bufferEvent, let output, evbuffer_get_length(output) > 0 else { return }
+        if bufferevent_get_enabled(bufferEvent) & Int16(EV_WRITE) != 0 { return }  // already waiting for room
+        // A socket bufferevent keeps its output's front frozen outside its own writing.
+        evbuffer_unfreeze(output, 1)
+        _ = evbuffer_write(output, fd)
+        evbuffer_freeze(output, 1)
+        if evbuffer_get_length(output) > 0 { bufferevent_enable(bufferEvent, Int16(EV_WRITE)) }
+    }
+
+    /// The bufferevent wrote the last of the output: back to writing at iteration ends.
+    fileprivate func outputDrained() {
+        guard let bufferEvent, let output, evbuffer_get_length(output) == 0 else { return }
+        bufferevent_disable(bufferEvent, Int16(EV_WRITE))
     }
 
     fileprivate func readAvailable() {
@@ -121,6 +162,19 @@ private func channelReadCallback(_ bufferEvent: OpaquePointer?, _ context: Unsaf
     guard let context else { return }
     let channel = Unmanaged<FrameChannel>.fromOpaque(context).takeUnretainedValue()
     withExtendedLifetime(channel) { channel.readAvailable() }
+}
+
+private func channelWriteCallback(_ bufferEvent: OpaquePointer?, _ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    Unmanaged<FrameChannel>.fromOpaque(context).takeUnretainedValue().outputDrained()
+}
+
+/// Runs on every change of the output buffer (evbuffer callbacks are synchronous).
+private func channelOutputCallback(
+    _ buffer: OpaquePointer?, _ info: UnsafePointer<evbuffer_cb_info>?, _ context: UnsafeMutableRawPointer?
+) {
+    guard let context, let info, info.pointee.n_added > 0 else { return }
+    Unmanaged<FrameChannel>.fromOpaque(context).takeUnretainedValue().outputGrew()
 }
 
 private func channelEventCallback(_ bufferEvent: OpaquePointer?, _ what: Int16, _ context: UnsafeMutableRawPointer?) {

@@ -142,6 +142,9 @@ enum ListenSocket {
             guard fd >= 0 else { lastError = errno; continue }
             var one: Int32 = 1
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            // Accepted sockets inherit it (Linux): evhttp never sets it, and
+            // Nagle would hold a streamed chunk behind an unacknowledged one.
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             if bind(fd, current.pointee.ai_addr, current.pointee.ai_addrlen) == 0, listen(fd, 1024) == 0 {
                 return fd
             }

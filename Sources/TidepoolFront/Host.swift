@@ -13,6 +13,8 @@ public enum Host {
         configuration: Configuration, app: AppTarget, executable: String, router: Router = Router(),
         reloading: Reloading? = nil
     ) -> Int32 {
+        LogOutput.flushAtExit()
+        defer { LogOutput.flush() }
         do {
             let runtime = try HostRuntime(
                 configuration: configuration, app: app, executable: executable, router: router, reloading: reloading)

@@ -65,6 +65,10 @@ final class HostRuntime {
     /// The `--admin-port` server, when `/_tidepool/` is served apart (Metrics/AdminListener.swift).
     var adminHTTP: OpaquePointer?
     let metrics = HostMetrics()
+    /// The access log's formatter; nil when the log level hides it (above `info`).
+    var accessLog: AccessLog?
+    /// Writes the log lines of a loop iteration at its end, together (LogOutput).
+    var logFlush: IterationEnd
     var observed = ObservedRequests()
     let startedAt = tp_monotonic_nanos()
     /// Who children run as (InstanceUser.swift); nil keeps the host's identity.
@@ -89,6 +93,8 @@ final class HostRuntime {
         self.reloading = reloading
         self.executable = executable
         self.loop = try EventLoop()
+        self.logFlush = loop.iterationEnd { LogOutput.flush() }
+        self.accessLog = Logger(label: "tidepool.access").logLevel <= .info ? AccessLog(format: configuration.logFormat) : nil
         self.staticFiles = app.publicDirectory.flatMap { StaticFiles(publicDirectory: $0) }
         do {
             self.scheduler = try Scheduler(config: configuration.scheduler, machineMemoryBytes: Self.machineMemoryBytes)
@@ -119,6 +125,7 @@ final class HostRuntime {
         }
         loop.run()
         tearDownFront()
+        LogOutput.flush()
         logger.info("stopped (exit status \(exitStatus))")
         return exitStatus
     }

@@ -215,8 +215,10 @@ extension HostRuntime {
     ) -> Int? {
         let output = evhttp_request_get_output_headers(request)
         // vercel.json headers were added at routing time: a header the app sets itself wins.
+        // (Usually there are none: then nothing to remove, and no set to build.)
         var seen: Set<[UInt8]> = []
-        for header in head.headers where !header.name.contains(0) && seen.insert(header.name).inserted {
+        let routeHeaders = output.map { tp_evkeyvalq_first($0) != nil } ?? false
+        for header in head.headers where routeHeaders && !header.name.contains(0) && seen.insert(header.name).inserted {
             (header.name + [0]).withUnsafeBufferPointer { name in
                 name.withMemoryRebound(to: CChar.self) { name in
                     while evhttp_remove_header(output, name.baseAddress) == 0 {}

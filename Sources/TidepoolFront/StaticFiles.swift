@@ -31,12 +31,25 @@ struct StaticFiles {
     /// nil when it would leave it, names nothing, or cannot be a file name.
     /// `/` itself resolves to the directory.
     func resolve(decodedPath path: [UInt8]) -> String? {
+        guard let candidate = candidate(decodedPath: path) else { return nil }
+        return resolve(candidate: candidate)
+    }
+
+    /// The unresolved file name under the public directory for a decoded URL
+    /// path, after the checks that need no file system: nil for NUL bytes,
+    /// `..` segments, a path not starting with `/`, or invalid UTF-8.
+    private func candidate(decodedPath path: [UInt8]) -> String? {
         guard path.first == UInt8(ascii: "/"), !path.contains(0) else { return nil }
         let segments = path.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
         guard !segments.contains(where: { $0.elementsEqual("..".utf8) }) else { return nil }
         let relative = String(decoding: path.dropFirst(), as: UTF8.self)
         guard relative.utf8.count == path.count - 1 else { return nil }  // not valid UTF-8: no such file here
-        guard let real = realpath(rootPrefix + relative, nil) else { return nil }
+        return rootPrefix + relative
+    }
+
+    /// `candidate`'s real path, if it lies inside the public directory.
+    private func resolve(candidate: String) -> String? {
+        guard let real = realpath(candidate, nil) else { return nil }
         let resolved = String(cString: real)
         free(real)
         guard resolved.hasPrefix(rootPrefix) || resolved + "/" == rootPrefix else { return nil }
@@ -44,10 +57,18 @@ struct StaticFiles {
     }
 
     /// What the router's file system phase sees at a URL path.
+    ///
+    /// Runs for every request the router may serve from `public/`, so for
+    /// the common case (nothing there: the request goes to the app) it costs
+    /// one `stat` that fails, not `realpath`'s `readlink` per path component.
+    /// Only a name that exists is resolved, which keeps the traversal check:
+    /// a symlink out of the directory is still `.missing`. Both calls follow
+    /// symlinks, so when `stat` fails `realpath` would have failed too.
     func entry(atURLPath path: String) -> PublicEntry {
-        guard let resolved = resolve(decodedPath: Array(path.utf8)) else { return .missing }
+        guard let candidate = candidate(decodedPath: Array(path.utf8)) else { return .missing }
         var info = stat()
-        guard stat(resolved, &info) == 0 else { return .missing }
+        guard stat(candidate, &info) == 0 else { return .missing }
+        guard let resolved = resolve(candidate: candidate), stat(resolved, &info) == 0 else { return .missing }
         switch info.st_mode & S_IFMT {
         case S_IFREG: return .file
         case S_IFDIR: return .directory

@@ -59,11 +59,13 @@ struct ServeCommand: ParsableCommand {
         // Nothing logs before this point (config errors reach the user through ArgumentParser).
         let json = configuration.logFormat == .json
         let level = ProcessInfo.processInfo.environment["TIDEPOOL_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        // The access log is formatted by the host itself (AccessLog), in the
+        // same shape as these handlers, and batched; they flush it first.
         LoggingSystem.bootstrap { label in
-            if json { return JSONLogHandler(label: label, logLevel: level) }
+            if json { return FlushingLogHandler(base: JSONLogHandler(label: label, logLevel: level)) }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
-            return handler
+            return FlushingLogHandler(base: handler)
         }
         if let host { configuration.host = host }
         if let port { configuration.port = port }

@@ -68,12 +68,14 @@ public struct Autoscaler: Sendable {
         let utilisation = config.targetUtilisation
         var needed = 0.0
         var concurrency = waiting
+        // Runs on every scheduler event: the capacities array is built only
+        // when requests wait, the only case that reads it.
         var capacities: [Double] = []
         for instance in instances where instance.isServing {
             concurrency += instance.inFlight.count
             needed += instance.demandInInstances(
                 slots: slots, targetUtilisation: utilisation, threshold: config.saturationThreshold, now: now)
-            capacities.append(instance.plannedCapacity(slots: slots, targetUtilisation: utilisation))
+            if waiting > 0 { capacities.append(instance.plannedCapacity(slots: slots, targetUtilisation: utilisation)) }
         }
         if waiting > 0 {
             capacities.sort()

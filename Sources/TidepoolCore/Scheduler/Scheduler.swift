@@ -262,6 +262,9 @@ public struct Scheduler: Sendable {
     /// Stop drained instances with nothing in flight; kill stuck ones whose
     /// every remaining request is past its own deadline (already answered).
     mutating func endStuckAndDrained(_ step: inout Step) {
+        // Runs twice per event: without a draining instance (the common case)
+        // it has nothing to do, and the sorted copy of the ids is skipped.
+        guard instances.values.contains(where: \.isDraining) else { return }
         for id in instances.keys.sorted() {
             guard let instance = instances[id], instance.isDraining else { continue }
             if instance.inFlight.isEmpty {

@@ -112,7 +112,7 @@ public final class HostMetrics {
     /// A request (app or static; not `/_tidepool/`) got its reply, or was cut.
     /// `status` 0 means the connection was reset before a status was sent.
     public func requestCompleted(status: Int, error: ErrorCode?, duration: Duration, queueWait wait: Duration?) {
-        requests(statusClass: Self.statusClass(status), error: error).increment()
+        requests(statusClass: Self.statusClassIndex(status), error: error).increment()
         requestDuration.record(duration)
         if let wait { queueWait.record(wait) }
     }
@@ -166,6 +166,20 @@ public final class HostMetrics {
 
     // MARK: - Series (the registry returns the existing series for a known name and labels)
 
+    /// `requests_total` series already looked up, by `seriesIndex`: the
+    /// registry's lookup hashes the name and labels under a lock, once per
+    /// request otherwise. Filled lazily, so a series still appears only once used.
+    private var requestCounters = [Counter?](repeating: nil, count: statusClasses.count * (ErrorCode.allCases.count + 1))
+
+    private func requests(statusClass: Int, error: ErrorCode?) -> Counter {
+        let errorIndex = error.flatMap { ErrorCode.allCases.firstIndex(of: $0) }.map { $0 + 1 } ?? 0
+        let index = statusClass * (ErrorCode.allCases.count + 1) + errorIndex
+        if let counter = requestCounters[index] { return counter }
+        let counter = requests(statusClass: Self.statusClasses[statusClass], error: error)
+        requestCounters[index] = counter
+        return counter
+    }
+
     private func requests(statusClass: String, error: ErrorCode?) -> Counter {
         registry.makeCounter(
             descriptor: .tidepool("requests", unit: "total", help: "Requests answered, by HTTP status class and Tidepool/Vercel error code."), labels: [("status_class", statusClass), ("error", error?.rawValue ?? "none")])
@@ -181,16 +195,16 @@ public final class HostMetrics {
             descriptor: .tidepool("scale_events", unit: "total", help: "Instances started (up) or drained (down), by the scheduler's reason."), labels: [("direction", direction.rawValue), ("reason", reason.rawValue)])
     }
 
+    static let statusClasses = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"]
+
     /// `2xx`…`5xx`; anything else (0: reset before a status) is `other`.
     static func statusClass(_ status: Int) -> String {
-        switch status {
-        case 100..<200: "1xx"
-        case 200..<300: "2xx"
-        case 300..<400: "3xx"
-        case 400..<500: "4xx"
-        case 500..<600: "5xx"
-        default: "other"
-        }
+        statusClasses[statusClassIndex(status)]
+    }
+
+    /// `status`'s index in `statusClasses`.
+    static func statusClassIndex(_ status: Int) -> Int {
+        (100..<600).contains(status) ? status / 100 - 1 : statusClasses.count - 1
     }
 }
 

@@ -7,8 +7,6 @@ import TidepoolCore
 /// Hooks the host calls where facts happen: they feed `HostMetrics`, the access
 /// log and the scale-decision log. Each call site is one line.
 extension HostRuntime {
-    static let accessLogger = Logger(label: "tidepool.access")
-
     private static func key(_ request: UnsafeMutablePointer<evhttp_request>) -> UInt {
         UInt(bitPattern: request)
     }
@@ -57,22 +55,13 @@ extension HostRuntime {
         let duration = Duration.nanoseconds(Int64(now &- trace.arrivedAt))
         let wait = trace.dispatchedAt.map { Duration.nanoseconds(Int64($0 &- trace.arrivedAt)) }
         metrics.requestCompleted(status: status, error: error, duration: duration, queueWait: wait)
-        guard Self.accessLogger.logLevel <= .info else { return }  // TIDEPOOL_LOG_LEVEL=warning: no access log
-        var metadata: Logger.Metadata = [
-            "method": .string(trace.method), "path": .string(trace.path), "status": .stringConvertible(status),
-            "duration_ms": .string(Self.format(duration.seconds * 1000)),
-        ]
-        if let wait { metadata["queue_ms"] = .string(Self.format(wait.seconds * 1000)) }
-        if let instance = trace.instance {
-            metadata["instance"] = .stringConvertible(instance)
-            metadata["start"] = .string(trace.cold ? "cold" : "warm")
-        } else {
-            metadata["start"] = .string("none")
-        }
-        if let error { metadata["error"] = .string(error.rawValue) }
-        // The message reads well alone (text logs, `tidepool dev`); the metadata carries every field.
-        Self.accessLogger.info(
-            "\(trace.method) \(trace.path) → \(status) (\(Self.format(duration.seconds * 1000)) ms)", metadata: metadata)
+        // nil with TIDEPOOL_LOG_LEVEL=warning: no access log.
+        guard let line = accessLog?.format(.init(
+            method: trace.method, path: trace.path, status: status, durationNanos: now &- trace.arrivedAt,
+            queueNanos: trace.dispatchedAt.map { $0 &- trace.arrivedAt }, instance: trace.instance, cold: trace.cold,
+            error: error))
+        else { return }
+        if LogOutput.append(line) { logFlush.schedule() }
     }
 
     /// The scheduler started (`up`) or drained (`down`) an instance, or one
