@@ -27,6 +27,9 @@ final class InstanceServer: @unchecked Sendable {
     func serve(kind: StartKind, phases: [StartPhase]) -> Never {
         _ = PyEval_SaveThread()
         let context = Unmanaged.passRetained(self).toOpaque()
+        // Counted idle before they exist, so a request that arrives before a
+        // new thread reaches `awaitWake` still gets a wake-up it will find.
+        queue.addIdleHandlers(threads)
         for index in 0..<threads {
             var thread = pthread_t()
             let result = pthread_create(&thread, nil, handlerThreadMain, context)
@@ -44,20 +47,26 @@ final class InstanceServer: @unchecked Sendable {
         reader.run()
     }
 
-    /// One handler thread: takes requests off the queue and runs them, one at a time.
+    /// One handler thread: runs requests one at a time. It keeps the GIL
+    /// from one request to the next while requests are waiting, and only
+    /// releases it (and parks) when the queue is empty, so back-to-back
+    /// requests cost no thread switch and no GIL hand-off.
     fileprivate func handlerLoop() -> Never {
         // A thread state of our own for the life of the thread (so Python
         // thread-locals survive between requests), GIL released at once.
         _ = PyGILState_Ensure()
-        _ = PyEval_SaveThread()
+        let thread = PyEval_SaveThread()
         while true {
-            let request = queue.next()
-            let cpuStart = Clock.threadCPU()
-            let gil = PyGILState_Ensure()
-            let response = Response(request: request, channel: channel, queue: queue, callables: runtime.callables, cpuStart: cpuStart)
-            Invocation(runtime: runtime, environ: environ, response: response).run()
-            PyGILState_Release(gil)
-            if queue.finished(request.id) { exitAfterDrain() }
+            queue.awaitWake()
+            PyEval_RestoreThread(thread)
+            var woken = true
+            while let request = queue.takeOrIdle(woken: woken) {
+                woken = false
+                let response = Response(request: request, channel: channel, queue: queue, callables: runtime.callables, cpuStart: Clock.threadCPU())
+                Invocation(runtime: runtime, environ: environ, response: response).run()
+                if queue.finished(request.id) { exitAfterDrain() }
+            }
+            _ = PyEval_SaveThread()
         }
     }
 

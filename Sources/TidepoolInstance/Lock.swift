@@ -29,6 +29,8 @@ final class Lock: @unchecked Sendable {
 
     func lock() { pthread_mutex_lock(mutex) }
     func unlock() { pthread_mutex_unlock(mutex) }
+    /// Takes the lock if it is free; true when taken.
+    func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
 
     /// Waits for `signal`/`broadcast`; call with the lock held (spurious wake-ups happen: loop).
     func wait() { pthread_cond_wait(condition, mutex) }

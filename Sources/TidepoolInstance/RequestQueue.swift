@@ -1,5 +1,13 @@
 /// The hand-over between the reader and the handler threads, and the count of
 /// requests the instance holds (what `stats.inFlight` reports and `drain` waits for).
+///
+/// Wake-ups are rationed, because every one costs context switches and a GIL
+/// hand-off: a handler that finishes a request takes the next waiting one
+/// itself (still holding the GIL), and the reader wakes an idle handler only
+/// when more requests wait than there are woken handlers on their way to the
+/// queue ("looking"). A handler that is running a request never counts as
+/// looking (it may be blocked in I/O for a long time), so I/O-bound requests
+/// still each get a thread of their own.
 final class RequestQueue: @unchecked Sendable {
     // Invariant: every property below is read and written with `lock` held.
     private let lock = Lock()
@@ -13,6 +21,12 @@ final class RequestQueue: @unchecked Sendable {
     /// Requests from head received to `responseEnd` sent.
     private var held = 0
     private var draining = false
+    /// Handlers parked in `awaitWake` that no wake-up has been promised to.
+    private var idle = 0
+    /// Wake-ups signalled and not yet consumed by a parked handler.
+    private var wakeups = 0
+    /// Handlers woken for work that have not yet looked at the queue.
+    private var looking = 0
 
     /// What `cancel(id)` found.
     enum CancelOutcome {
@@ -35,15 +49,27 @@ final class RequestQueue: @unchecked Sendable {
     func enqueue(_ request: PendingRequest) {
         lock.withLock {
             waiting.append(request)
-            lock.signal()
+            if waiting.count - waitingStart > looking && idle > 0 {
+                idle -= 1
+                looking += 1
+                wakeups += 1
+                lock.signal()
+            }
         }
     }
 
-    /// Blocks until a request is waiting, then hands it to the caller.
-    func next() -> PendingRequest {
+    /// Hands the oldest waiting request to the caller, or, when none waits,
+    /// registers the caller as idle (it must then call `awaitWake`). Doing
+    /// both under one lock means no request can slip in unnoticed between.
+    /// `woken` says the caller comes from `awaitWake` (it stops looking).
+    func takeOrIdle(woken: Bool) -> PendingRequest? {
         lock.lock()
         defer { lock.unlock() }
-        while waitingStart == waiting.count { lock.wait() }
+        if woken { looking -= 1 }
+        guard waitingStart < waiting.count else {
+            idle += 1
+            return nil
+        }
         let request = waiting[waitingStart]
         waitingStart += 1
         if waitingStart == waiting.count {
@@ -52,6 +78,19 @@ final class RequestQueue: @unchecked Sendable {
         }
         running.insert(request.id)
         return request
+    }
+
+    /// New handler threads start out idle.
+    func addIdleHandlers(_ count: Int) {
+        lock.withLock { idle += count }
+    }
+
+    /// Parks an idle handler until `enqueue` wakes it. Call without the GIL.
+    func awaitWake() {
+        lock.lock()
+        defer { lock.unlock() }
+        while wakeups == 0 { lock.wait() }
+        wakeups -= 1
     }
 
     func cancel(_ id: UInt32) -> CancelOutcome {

@@ -104,15 +104,13 @@ final class Response: @unchecked Sendable {
         return true
     }
 
-    /// Writes what is pending, with the GIL released during the write.
+    /// Writes what is pending (the GIL is released only if the write must wait).
     func flush() {
         guard !pending.isEmpty else { return }
         let bytes = pending
         pending = []
         if headEncoded { headWritten = true }
-        let thread = PyEval_SaveThread()
-        channel.write(bytes)
-        PyEval_RestoreThread(thread)
+        channel.writeHoldingGIL(bytes)
     }
 
     /// Ends a response the app produced without raising: checks what can only
