@@ -58,6 +58,7 @@ final class InstanceServer: @unchecked Sendable {
         let thread = PyEval_SaveThread()
         while true {
             queue.awaitWake()
+            guard queue.stillWaiting() else { continue }
             PyEval_RestoreThread(thread)
             var woken = true
             while let request = queue.takeOrIdle(woken: woken) {

@@ -80,6 +80,19 @@ final class RequestQueue: @unchecked Sendable {
         return request
     }
 
+    /// For a handler just woken: true if requests still wait (it goes on to
+    /// take the GIL and look); false if a running handler took them all, in
+    /// which case it is idle again and must call `awaitWake`, sparing a GIL
+    /// round trip that would find nothing.
+    func stillWaiting() -> Bool {
+        lock.withLock {
+            guard waitingStart == waiting.count else { return true }
+            looking -= 1
+            idle += 1
+            return false
+        }
+    }
+
     /// New handler threads start out idle.
     func addIdleHandlers(_ count: Int) {
         lock.withLock { idle += count }
