@@ -26,11 +26,12 @@ final class InstanceServer: @unchecked Sendable {
     /// (right after start-up or fork); the GIL is released here for good.
     func serve(kind: StartKind, phases: [StartPhase]) -> Never {
         _ = PyEval_SaveThread()
-        let context = Unmanaged.passRetained(self).toOpaque()
-        // Counted idle before they exist, so a request that arrives before a
-        // new thread reaches `awaitWake` still gets a wake-up it will find.
-        queue.addIdleHandlers(threads)
         for index in 0..<threads {
+            // Counted idle before it exists, so a request that arrives before
+            // the new thread reaches `awaitWake` still gets a wake-up it will find.
+            let parker = Parker()
+            queue.addIdleHandler(parker)
+            let context = Unmanaged.passRetained(HandlerContext(server: self, parker: parker)).toOpaque()
             var thread = pthread_t()
             let result = pthread_create(&thread, nil, handlerThreadMain, context)
             guard result == 0 else {
@@ -51,17 +52,17 @@ final class InstanceServer: @unchecked Sendable {
     /// from one request to the next while requests are waiting, and only
     /// releases it (and parks) when the queue is empty, so back-to-back
     /// requests cost no thread switch and no GIL hand-off.
-    fileprivate func handlerLoop() -> Never {
+    fileprivate func handlerLoop(_ parker: Parker) -> Never {
         // A thread state of our own for the life of the thread (so Python
         // thread-locals survive between requests), GIL released at once.
         _ = PyGILState_Ensure()
         let thread = PyEval_SaveThread()
         while true {
-            queue.awaitWake()
-            guard queue.stillWaiting() else { continue }
+            queue.awaitWake(parker)
+            guard queue.stillWaiting(parker: parker) else { continue }
             PyEval_RestoreThread(thread)
             var woken = true
-            while let request = queue.takeOrIdle(woken: woken) {
+            while let request = queue.takeOrIdle(woken: woken, parker: parker) {
                 woken = false
                 let response = Response(request: request, channel: channel, queue: queue, callables: runtime.callables, cpuStart: Clock.threadCPU())
                 Invocation(runtime: runtime, environ: environ, response: response).run()
@@ -79,7 +80,18 @@ final class InstanceServer: @unchecked Sendable {
     }
 }
 
+/// What a new handler thread needs (passed through pthread_create's pointer).
+private final class HandlerContext: Sendable {
+    let server: InstanceServer
+    let parker: Parker
+
+    init(server: InstanceServer, parker: Parker) {
+        self.server = server
+        self.parker = parker
+    }
+}
+
 private func handlerThreadMain(_ context: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    let server = Unmanaged<InstanceServer>.fromOpaque(context!).takeUnretainedValue()
-    server.handlerLoop()
+    let context = Unmanaged<HandlerContext>.fromOpaque(context!).takeRetainedValue()
+    context.server.handlerLoop(context.parker)
 }

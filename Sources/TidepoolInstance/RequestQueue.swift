@@ -1,3 +1,5 @@
+import Glibc
+
 /// The hand-over between the reader and the handler threads, and the count of
 /// requests the instance holds (what `stats.inFlight` reports and `drain` waits for).
 ///
@@ -21,10 +23,9 @@ final class RequestQueue: @unchecked Sendable {
     /// Requests from head received to `responseEnd` sent.
     private var held = 0
     private var draining = false
-    /// Handlers parked in `awaitWake` that no wake-up has been promised to.
-    private var idle = 0
-    /// Wake-ups signalled and not yet consumed by a parked handler.
-    private var wakeups = 0
+    /// Handlers parked (or about to park) in `awaitWake` that no wake-up has
+    /// been promised to, most recently parked last.
+    private var idle: [Parker] = []
     /// Handlers woken for work that have not yet looked at the queue.
     private var looking = 0
 
@@ -49,11 +50,10 @@ final class RequestQueue: @unchecked Sendable {
     func enqueue(_ request: PendingRequest) {
         lock.withLock {
             waiting.append(request)
-            if waiting.count - waitingStart > looking && idle > 0 {
-                idle -= 1
+            if waiting.count - waitingStart > looking, let parker = idle.popLast() {
                 looking += 1
-                wakeups += 1
-                lock.signal()
+                parker.woken = true
+                pthread_cond_signal(parker.condition)
             }
         }
     }
@@ -62,12 +62,12 @@ final class RequestQueue: @unchecked Sendable {
     /// registers the caller as idle (it must then call `awaitWake`). Doing
     /// both under one lock means no request can slip in unnoticed between.
     /// `woken` says the caller comes from `awaitWake` (it stops looking).
-    func takeOrIdle(woken: Bool) -> PendingRequest? {
+    func takeOrIdle(woken: Bool, parker: Parker) -> PendingRequest? {
         lock.lock()
         defer { lock.unlock() }
         if woken { looking -= 1 }
         guard waitingStart < waiting.count else {
-            idle += 1
+            idle.append(parker)
             return nil
         }
         let request = waiting[waitingStart]
@@ -84,26 +84,27 @@ final class RequestQueue: @unchecked Sendable {
     /// take the GIL and look); false if a running handler took them all, in
     /// which case it is idle again and must call `awaitWake`, sparing a GIL
     /// round trip that would find nothing.
-    func stillWaiting() -> Bool {
+    func stillWaiting(parker: Parker) -> Bool {
         lock.withLock {
             guard waitingStart == waiting.count else { return true }
             looking -= 1
-            idle += 1
+            idle.append(parker)
             return false
         }
     }
 
-    /// New handler threads start out idle.
-    func addIdleHandlers(_ count: Int) {
-        lock.withLock { idle += count }
+    /// New handler threads start out idle (registered before they run, so
+    /// a request that arrives first still finds someone to wake).
+    func addIdleHandler(_ parker: Parker) {
+        lock.withLock { idle.append(parker) }
     }
 
     /// Parks an idle handler until `enqueue` wakes it. Call without the GIL.
-    func awaitWake() {
+    func awaitWake(_ parker: Parker) {
         lock.lock()
         defer { lock.unlock() }
-        while wakeups == 0 { lock.wait() }
-        wakeups -= 1
+        while !parker.woken { lock.wait(on: parker.condition) }
+        parker.woken = false
     }
 
     func cancel(_ id: UInt32) -> CancelOutcome {
