@@ -5,11 +5,10 @@ import Glibc
 ///
 /// Wake-ups are rationed, because every one costs context switches and a GIL
 /// hand-off: a handler that finishes a request takes the next waiting one
-/// itself (still holding the GIL), and the reader wakes an idle handler only
-/// when more requests wait than there are woken handlers on their way to the
-/// queue ("looking"). A handler that is running a request never counts as
-/// looking (it may be blocked in I/O for a long time), so I/O-bound requests
-/// still each get a thread of their own.
+/// itself (still holding the GIL), and while requests wait exactly one woken
+/// handler ("looking") is on its way to the queue. A handler that is running
+/// a request never counts as looking (it may be blocked in I/O for a long
+/// time), so I/O-bound requests still each get a thread of their own.
 final class RequestQueue: @unchecked Sendable {
     // Invariant: every property below is read and written with `lock` held.
     private let lock = Lock()
@@ -26,7 +25,7 @@ final class RequestQueue: @unchecked Sendable {
     /// Handlers parked (or about to park) in `awaitWake` that no wake-up has
     /// been promised to, most recently parked last.
     private var idle: [Parker] = []
-    /// Handlers woken for work that have not yet looked at the queue.
+    /// Handlers woken for work that have not yet looked at the queue (0 or 1).
     private var looking = 0
 
     /// What `cancel(id)` found.
@@ -50,11 +49,7 @@ final class RequestQueue: @unchecked Sendable {
     func enqueue(_ request: PendingRequest) {
         lock.withLock {
             waiting.append(request)
-            if waiting.count - waitingStart > looking, let parker = idle.popLast() {
-                looking += 1
-                parker.woken = true
-                pthread_cond_signal(parker.condition)
-            }
+            wakeStandbyIfNeeded()
         }
     }
 
@@ -77,7 +72,20 @@ final class RequestQueue: @unchecked Sendable {
             waitingStart = 0
         }
         running.insert(request.id)
+        wakeStandbyIfNeeded()
         return request
+    }
+
+    /// Keeps one standby on its way while requests wait (call with `lock`
+    /// held): if none is looking, wakes the most recently parked handler. One
+    /// is enough, since it needs the GIL before it can do anything; it
+    /// wakes the next in turn once it has taken a request, so a burst of
+    /// I/O-bound requests still fans out over as many threads as it needs.
+    private func wakeStandbyIfNeeded() {
+        guard waitingStart < waiting.count, looking == 0, let parker = idle.popLast() else { return }
+        looking += 1
+        parker.woken = true
+        pthread_cond_signal(parker.condition)
     }
 
     /// For a handler just woken: true if requests still wait (it goes on to
