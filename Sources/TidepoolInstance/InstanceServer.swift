@@ -62,10 +62,13 @@ final class InstanceServer: @unchecked Sendable {
             guard queue.stillWaiting(parker: parker) else { continue }
             PyEval_RestoreThread(thread)
             var woken = true
+            var lastEndCPU: UInt64 = 0
             while let request = queue.takeOrIdle(woken: woken, parker: parker) {
                 woken = false
-                let response = Response(request: request, channel: channel, queue: queue, callables: runtime.callables, cpuStart: Clock.threadCPU())
+                let cpuStart = lastEndCPU != 0 ? lastEndCPU : Clock.threadCPU()
+                let response = Response(request: request, channel: channel, queue: queue, callables: runtime.callables, cpuStart: cpuStart)
                 Invocation(runtime: runtime, environ: environ, response: response).run()
+                lastEndCPU = response.endCPU
                 if queue.finished(request.id) { exitAfterDrain() }
             }
             _ = PyEval_SaveThread()

@@ -178,9 +178,15 @@ final class Response: @unchecked Sendable {
         headEncoded = true
     }
 
+    /// The handler thread's CPU clock when the end was encoded (0 before):
+    /// the next request the thread runs back to back starts from it, sparing
+    /// a clock system call.
+    private(set) var endCPU: UInt64 = 0
+
     private func end(_ outcome: ResponseEnd.Outcome) -> ResponseEnd {
-        ResponseEnd(
-            cpuNanos: Clock.threadCPU() &- cpuStart,
+        endCPU = Clock.threadCPU()
+        return ResponseEnd(
+            cpuNanos: endCPU &- cpuStart,
             wallNanos: Clock.now() &- request.arrival,
             outcome: outcome
         )
