@@ -38,11 +38,17 @@ final class Channel: @unchecked Sendable {
             PyEval_RestoreThread(thread)
             return
         }
-        defer { writeLock.unlock() }
         let sent = bytes.withUnsafeBytes { raw in Channel.sendWithoutBlocking(fd: fd, raw) }
-        guard sent < bytes.count else { return }
+        guard sent < bytes.count else {
+            writeLock.unlock()
+            return
+        }
+        // The write lock is released before the GIL is taken back: no thread
+        // may ever wait for the GIL while holding it (a handler exiting after
+        // a drain takes the write lock with the GIL held).
         let thread = PyEval_SaveThread()
         bytes.withUnsafeBytes { raw in Channel.writeAll(fd: fd, UnsafeRawBufferPointer(rebasing: raw[sent...])) }
+        writeLock.unlock()
         PyEval_RestoreThread(thread)
     }
 
