@@ -48,6 +48,13 @@ final class InstanceServer: @unchecked Sendable {
         reader.run()
     }
 
+    /// How much CPU time a handler spends running queued requests back to
+    /// back before it lets the standby (and any thread back from I/O) have
+    /// the GIL: Python's own forced switch only comes after 5 ms, which would
+    /// delay requests finishing their I/O behind a stream of CPU-bound ones.
+    /// CPU time, not wall time, so I/O-bound requests never end a turn.
+    static let turnNanos: UInt64 = 1_000_000
+
     /// One handler thread: runs requests one at a time. It keeps the GIL
     /// from one request to the next while requests are waiting, and only
     /// releases it (and parks) when the queue is empty, so back-to-back
@@ -63,13 +70,19 @@ final class InstanceServer: @unchecked Sendable {
             PyEval_RestoreThread(thread)
             var woken = true
             var lastEndCPU: UInt64 = 0
+            var turnStart: UInt64 = 0
             while let request = queue.takeOrIdle(woken: woken, parker: parker) {
                 woken = false
                 let cpuStart = lastEndCPU != 0 ? lastEndCPU : Clock.threadCPU()
+                if turnStart == 0 { turnStart = cpuStart }
                 let response = Response(request: request, channel: channel, queue: queue, callables: runtime.callables, cpuStart: cpuStart)
                 Invocation(runtime: runtime, environ: environ, response: response).run()
                 lastEndCPU = response.endCPU
                 if queue.finished(request.id) { exitAfterDrain() }
+                if lastEndCPU &- turnStart >= InstanceServer.turnNanos {
+                    queue.yieldTurn(parker)
+                    break
+                }
             }
             _ = PyEval_SaveThread()
         }

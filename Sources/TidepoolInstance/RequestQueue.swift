@@ -101,6 +101,17 @@ final class RequestQueue: @unchecked Sendable {
         }
     }
 
+    /// A handler ends its turn with requests still waiting: it becomes idle
+    /// (and must release the GIL and call `awaitWake`), and a standby is woken
+    /// if none is on its way (possibly the caller itself, after the others
+    /// waiting for the GIL have had their chance).
+    func yieldTurn(_ parker: Parker) {
+        lock.withLock {
+            idle.append(parker)
+            wakeStandbyIfNeeded()
+        }
+    }
+
     /// New handler threads start out idle (registered before they run, so
     /// a request that arrives first still finds someone to wake).
     func addIdleHandler(_ parker: Parker) {
