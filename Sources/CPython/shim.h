@@ -36,6 +36,14 @@ static inline int tp_list_check(PyObject *o) { return PyList_Check(o); }
 static inline int tp_tuple_check(PyObject *o) { return PyTuple_Check(o); }
 static inline int tp_list_or_tuple_exact(PyObject *o) { return PyList_CheckExact(o) || PyTuple_CheckExact(o); }
 
+/* The characters of a str when it is stored as compact ASCII (the usual case
+ * for header names, values and statuses), without copying; NULL otherwise. */
+static inline const char *tp_ascii_data(PyObject *o, Py_ssize_t *length) {
+    if (!PyUnicode_Check(o) || !PyUnicode_IS_READY(o) || !PyUnicode_IS_COMPACT_ASCII(o)) return NULL;
+    *length = PyUnicode_GET_LENGTH(o);
+    return (const char *)PyUnicode_DATA(o);
+}
+
 /* The name of an object's type, for error messages (borrowed, valid while o lives). */
 static inline const char *tp_type_name(PyObject *o) { return Py_TYPE(o)->tp_name; }
 

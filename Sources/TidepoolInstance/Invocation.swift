@@ -93,9 +93,12 @@ struct Invocation {
 
     /// Calls `result.close()` if it has one (PEP 3333 requires it, even after an error).
     private func close(_ result: PyObjectPointer) -> Failure? {
-        guard PyObject_HasAttrString(result, "close") != 0 else { return nil }
-        guard let close = PyObject_GetAttrString(result, "close") else {
-            return Failure(reason: "reading the iterable's close attribute raised", traceback: Python.takeException())
+        // One lookup with an interned name; like hasattr(), a lookup that
+        // raises means "no close".
+        var found: PyObjectPointer?
+        guard _PyObject_LookupAttr(result, runtime.closeName, &found) == 1, let close = found else {
+            PyErr_Clear()
+            return nil
         }
         defer { Py_DecRef(close) }
         guard let outcome = PyObject_CallNoArgs(close) else {

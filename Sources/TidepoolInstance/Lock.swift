@@ -29,10 +29,14 @@ final class Lock: @unchecked Sendable {
 
     func lock() { pthread_mutex_lock(mutex) }
     func unlock() { pthread_mutex_unlock(mutex) }
+    /// Takes the lock if it is free; true when taken.
+    func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
 
     /// Waits for `signal`/`broadcast`; call with the lock held (spurious wake-ups happen: loop).
     func wait() { pthread_cond_wait(condition, mutex) }
     func signal() { pthread_cond_signal(condition) }
+    /// Waits on another condition variable paired with this mutex (a `Parker`'s).
+    func wait(on other: UnsafeMutablePointer<pthread_cond_t>) { pthread_cond_wait(other, mutex) }
     func broadcast() { pthread_cond_broadcast(condition) }
 
     func withLock<T>(_ body: () throws -> T) rethrows -> T {

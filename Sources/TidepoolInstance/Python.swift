@@ -64,6 +64,10 @@ enum Python {
     /// The latin-1 bytes of a `str` (the WSGI "native string" rule), or nil if
     /// it is not a str or holds a code point above U+00FF.
     static func latin1Bytes(_ object: PyObjectPointer) -> [UInt8]? {
+        var length: Py_ssize_t = 0
+        if let ascii = tp_ascii_data(object, &length) {
+            return Array(UnsafeRawBufferPointer(start: ascii, count: Int(length)))
+        }
         guard tp_unicode_check(object) != 0 else { return nil }
         guard let encoded = PyUnicode_AsLatin1String(object) else {
             PyErr_Clear()
@@ -90,9 +94,13 @@ enum Python {
 
     /// A new `str` decoded from latin-1 bytes (never fails for valid memory).
     static func latin1String(_ bytes: some Collection<UInt8>) -> PyObjectPointer? {
-        Array(bytes).withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { PyUnicode_DecodeLatin1($0.baseAddress, buffer.count, nil) }
-        }
+        if let direct = bytes.withContiguousStorageIfAvailable({ latin1String(UnsafeRawBufferPointer($0)) }) { return direct }
+        return Array(bytes).withUnsafeBytes { latin1String($0) }
+    }
+
+    /// A new `str` decoded from latin-1 bytes in memory.
+    static func latin1String(_ raw: UnsafeRawBufferPointer) -> PyObjectPointer? {
+        PyUnicode_DecodeLatin1(raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count, nil)
     }
 
     /// A new `str` from a Swift String.

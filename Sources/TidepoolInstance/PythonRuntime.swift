@@ -16,13 +16,16 @@ final class PythonRuntime: @unchecked Sendable {
     let bytesIO: PyObjectPointer
     /// The `(1, 0)` tuple of `wsgi.version`.
     let wsgiVersion: PyObjectPointer
+    /// The interned name `"close"` (looked up on every app iterable).
+    let closeName: PyObjectPointer
     /// The native `start_response` / `write` definitions (see StartResponse.swift).
     let callables: NativeCallables
 
-    private init(app: PyObjectPointer, bytesIO: PyObjectPointer, wsgiVersion: PyObjectPointer) {
+    private init(app: PyObjectPointer, bytesIO: PyObjectPointer, wsgiVersion: PyObjectPointer, closeName: PyObjectPointer) {
         self.app = app
         self.bytesIO = bytesIO
         self.wsgiVersion = wsgiVersion
+        self.closeName = closeName
         self.callables = NativeCallables()
     }
 
@@ -49,12 +52,12 @@ final class PythonRuntime: @unchecked Sendable {
             throw StartError(phase: "import", message: "'\(options.module):\(options.attribute)' is a \(type), not a WSGI callable")
         }
         guard let io = PyImport_ImportModule("io"), let bytesIO = PyObject_GetAttrString(io, "BytesIO"),
-              let version = Py_BuildValueTuple(1, 0) else {
+              let version = Py_BuildValueTuple(1, 0), let closeName = PyUnicode_InternFromString("close") else {
             throw StartError(phase: "import", message: "cannot set up the WSGI bridge:\n\(Python.takeException())")
         }
         Py_DecRef(io)
         let done = Clock.now()
-        let runtime = PythonRuntime(app: app, bytesIO: bytesIO, wsgiVersion: version)
+        let runtime = PythonRuntime(app: app, bytesIO: bytesIO, wsgiVersion: version, closeName: closeName)
         return (runtime, [
             StartPhase(name: "python-init", nanos: importStart - initStart),
             StartPhase(name: "import", nanos: done - importStart),

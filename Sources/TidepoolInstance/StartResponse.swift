@@ -161,7 +161,8 @@ struct ParsedHead {
               let code = UInt16(String(decoding: statusBytes[0...2], as: UTF8.self)), code >= 100 else {
             return .failure(Invalid(reason: "the status \(quote(statusBytes)) does not look like '200 OK'"))
         }
-        let reason = Latin1.string(statusBytes[4...])
+        let reason = statusBytes[4...].allSatisfy({ $0 < 0x80 })
+            ? String(decoding: statusBytes[4...], as: UTF8.self) : Latin1.string(statusBytes[4...])
         guard tp_list_check(list) != 0 || tp_tuple_check(list) != 0 else {
             return .failure(Invalid(reason: "response_headers must be a list of (name, value) tuples, not \(String(cString: tp_type_name(list)))"))
         }
@@ -193,7 +194,7 @@ struct ParsedHead {
             guard let value = Python.latin1Bytes(valueObject), !value.contains(where: isControl) else {
                 return .failure(Invalid(reason: "header \(quote(name)) has value \(describe(valueObject)), which must be a latin-1 str without CR or LF"))
             }
-            if Latin1.string(name).lowercased() == "content-length" {
+            if isContentLength(name) {
                 guard let length = Int(String(decoding: value.filter { $0 != UInt8(ascii: " ") }, as: UTF8.self)), length >= 0 else {
                     return .failure(Invalid(reason: "Content-Length \(quote(value)) is not a number"))
                 }
@@ -202,6 +203,14 @@ struct ParsedHead {
             headers.append(Header(name: name, value: value))
         }
         return .success(ParsedHead(code: code, reason: reason, headers: headers, declaredLength: declaredLength))
+    }
+
+    /// `name` is "content-length" in any case (ASCII case folding only, like HTTP).
+    private static func isContentLength(_ name: [UInt8]) -> Bool {
+        let expected = "content-length".utf8
+        guard name.count == expected.count else { return false }
+        // (`| 0x20` folds A-Z; the only other byte it maps onto "-" is CR, rejected above.)
+        return zip(name, expected).allSatisfy { byte, lower in byte | 0x20 == lower }
     }
 
     private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
