@@ -2,10 +2,12 @@ import CPython
 import Glibc
 import TidepoolCore
 
-/// A serving instance: N handler threads that run the app, and the reader
-/// (the process's main thread) that feeds them from the channel.
+/// A serving instance: N handler threads that run the app and, between
+/// requests, read the channel themselves; the process's main thread sends
+/// stats and reads the channel when no handler will (`RequestQueue.ReadDuty`).
 final class InstanceServer: @unchecked Sendable {
-    // Invariant: every stored property is immutable after init. `channel` and
+    // Invariant: every stored property is immutable after init (`reader` is
+    // set once in `serve`, before any other thread exists). `channel` and
     // `queue` are thread-safe themselves; `runtime` and `environ` are only
     // used with the GIL held.
     let runtime: PythonRuntime
@@ -13,6 +15,8 @@ final class InstanceServer: @unchecked Sendable {
     let queue = RequestQueue()
     let threads: Int
     let environ: Environ
+    /// Set once in `serve`, before any handler thread starts.
+    private(set) var reader: Reader!
 
     init(runtime: PythonRuntime, channelFD: Int32, threads: Int) {
         self.runtime = runtime
@@ -26,6 +30,7 @@ final class InstanceServer: @unchecked Sendable {
     /// (right after start-up or fork); the GIL is released here for good.
     func serve(kind: StartKind, phases: [StartPhase]) -> Never {
         _ = PyEval_SaveThread()
+        reader = Reader(server: self)
         for index in 0..<threads {
             // Counted idle before it exists, so a request that arrives before
             // the new thread reaches `awaitWake` still gets a wake-up it will find.
@@ -44,8 +49,33 @@ final class InstanceServer: @unchecked Sendable {
             pthread_detach(thread)
         }
         channel.send(.ready(Ready(pid: getpid(), kind: kind, threads: UInt32(threads), phases: phases)))
-        var reader = Reader(server: self)
-        reader.run()
+        watchAndRead()
+    }
+
+    /// 400 ms: the scheduler wants stats every 250–500 ms to see CPU saturation promptly.
+    static let statsInterval: UInt64 = 400_000_000
+
+    /// The main thread: sends `stats` on time and reads the channel whenever
+    /// no handler will (see `RequestQueue.ReadDuty`).
+    private func watchAndRead() -> Never {
+        var lastStats = Clock.now()
+        while true {
+            let deadline = lastStats &+ InstanceServer.statsInterval
+            if queue.mainMustRead(deadline: deadline) {
+                let now = Clock.now()
+                let timeout = now >= deadline ? 0 : Int32((deadline - now) / 1_000_000) + 1
+                if reader.waitReadable(timeoutMillis: timeout) {
+                    reader.readAvailable(wake: true)
+                    queue.mainDidRead()
+                }
+            }
+            if Clock.now() &- lastStats >= InstanceServer.statsInterval {
+                lastStats = Clock.now()
+                channel.send(.stats(InstanceStats(
+                    rssBytes: Clock.residentBytes(), cpuNanos: Clock.processCPU(), inFlight: queue.inFlight
+                )))
+            }
+        }
     }
 
     /// How much CPU time a handler spends running queued requests back to
@@ -56,9 +86,10 @@ final class InstanceServer: @unchecked Sendable {
     static let turnNanos: UInt64 = 1_000_000
 
     /// One handler thread: runs requests one at a time. It keeps the GIL
-    /// from one request to the next while requests are waiting, and only
-    /// releases it (and parks) when the queue is empty, so back-to-back
-    /// requests cost no thread switch and no GIL hand-off.
+    /// from one request to the next while requests are waiting or the
+    /// channel holds more, and only releases it (to lead or park) when both
+    /// are empty, so back-to-back requests cost no thread switch, no GIL
+    /// hand-off and no wake-up of another reader thread.
     fileprivate func handlerLoop(_ parker: Parker) -> Never {
         // A thread state of our own for the life of the thread (so Python
         // thread-locals survive between requests), GIL released at once.
@@ -68,23 +99,50 @@ final class InstanceServer: @unchecked Sendable {
             queue.awaitWake(parker)
             guard queue.stillWaiting(parker: parker) else { continue }
             PyEval_RestoreThread(thread)
-            var woken = true
-            var lastEndCPU: UInt64 = 0
-            var turnStart: UInt64 = 0
-            while let request = queue.takeOrIdle(woken: woken, parker: parker) {
-                woken = false
-                let cpuStart = lastEndCPU != 0 ? lastEndCPU : Clock.threadCPU()
-                if turnStart == 0 { turnStart = cpuStart }
-                let response = Response(request: request, channel: channel, queue: queue, callables: runtime.callables, cpuStart: cpuStart)
-                Invocation(runtime: runtime, environ: environ, response: response).run()
-                lastEndCPU = response.endCPU
-                if queue.finished(request.id) { exitAfterDrain() }
-                if lastEndCPU &- turnStart >= InstanceServer.turnNanos {
-                    queue.yieldTurn(parker)
-                    break
+            queue.startTurn()
+            if runTurn(parker) { _ = PyEval_SaveThread() }
+        }
+    }
+
+    /// Runs requests while there are any (reading the channel itself when
+    /// the queue runs dry, and leading when the channel is empty too).
+    /// Returns true holding the GIL, to park.
+    private func runTurn(_ parker: Parker) -> Bool {
+        var fresh = true
+        var lastEndCPU: UInt64 = 0
+        var turnStart: UInt64 = 0
+        while true {
+            guard let request = queue.take(fresh: fresh) else {
+                if reader.tryReadAvailable() { continue }
+                switch queue.endTurn(parker: parker) {
+                case .retry: continue
+                case .park: return true
+                case .lead:
+                    let thread = PyEval_SaveThread()
+                    repeat {
+                        if reader.waitReadable(timeoutMillis: -1) { reader.readAvailable(wake: false) }
+                    } while !queue.hasWaiting
+                    queue.leaderStartsTurn()
+                    PyEval_RestoreThread(thread)
+                    // (Not fresh: the requests it read wait for it, not for
+                    // a standby; the main thread's watch wakes one if it stalls.)
+                    fresh = false
+                    lastEndCPU = 0
+                    turnStart = 0
+                    continue
                 }
             }
-            _ = PyEval_SaveThread()
+            fresh = false
+            let cpuStart = lastEndCPU != 0 ? lastEndCPU : Clock.threadCPU()
+            if turnStart == 0 { turnStart = cpuStart }
+            let response = Response(request: request, channel: channel, queue: queue, callables: runtime.callables, cpuStart: cpuStart)
+            Invocation(runtime: runtime, environ: environ, response: response).run()
+            lastEndCPU = response.endCPU
+            if queue.finished(request.id) { exitAfterDrain() }
+            if lastEndCPU &- turnStart >= InstanceServer.turnNanos {
+                queue.yieldTurn(parker)
+                return true
+            }
         }
     }
 

@@ -37,6 +37,10 @@ final class Lock: @unchecked Sendable {
     func signal() { pthread_cond_signal(condition) }
     /// Waits on another condition variable paired with this mutex (a `Parker`'s).
     func wait(on other: UnsafeMutablePointer<pthread_cond_t>) { pthread_cond_wait(other, mutex) }
+    /// Waits on `other` until `deadline` (absolute, in that condition's clock).
+    func wait(on other: UnsafeMutablePointer<pthread_cond_t>, until deadline: UnsafePointer<timespec>) {
+        pthread_cond_timedwait(other, mutex, deadline)
+    }
     func broadcast() { pthread_cond_broadcast(condition) }
 
     func withLock<T>(_ body: () throws -> T) rethrows -> T {

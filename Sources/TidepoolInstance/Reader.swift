@@ -1,60 +1,85 @@
+import CPython
 import Glibc
 import TidepoolCore
 
-/// The channel's reading side, run on the main thread: assembles requests
-/// from frames, queues complete ones for the handlers, applies `cancel` and
-/// `drain`, and sends `stats` about once a second.
+/// The channel's reading side: assembles requests from frames, queues
+/// complete ones for the handlers, and applies `cancel` and `drain`.
+///
+/// Any thread may read (leader/follower, see `RequestQueue`'s read duty): the
+/// main thread when no handler is active, a handler between requests (a
+/// non-blocking read that spares the main thread a wake-up per request), or
+/// the leader handler blocked in `poll`. `readMutex` makes each read and
+/// decode exclusive; a thread holding the GIL only ever try-locks it, so
+/// nobody holding it waits for the GIL.
 ///
 /// EOF or a read error means the host is gone: the process exits at once
 /// (this is how instances never outlive the host). A malformed frame means
 /// the host is broken: exit 2.
-struct Reader {
-    /// 400 ms: the scheduler wants stats every 250–500 ms to see CPU saturation promptly.
-    static let statsInterval: UInt64 = 400_000_000
+final class Reader: @unchecked Sendable {
+    // Invariant: `buffer`, `receiving` and `chunk` are only touched with
+    // `readMutex` held; `server` is immutable.
     static let readSize = 256 << 10
 
     let server: InstanceServer
+    private let readMutex = Lock()
     private var buffer: [UInt8] = []
+    private var chunk = [UInt8](repeating: 0, count: Reader.readSize)
     /// Requests whose head arrived but not their end yet.
     private var receiving: [UInt32: PendingRequest] = [:]
-    private var lastStats: UInt64 = 0
 
     init(server: InstanceServer) {
         self.server = server
     }
 
-    mutating func run() -> Never {
-        let fd = server.channel.fd
-        var chunk = [UInt8](repeating: 0, count: Reader.readSize)
-        lastStats = Clock.now()
-        while true {
-            let elapsed = Clock.now() &- lastStats
-            let timeout = elapsed >= Reader.statsInterval ? 0 : Int32((Reader.statsInterval - elapsed) / 1_000_000) + 1
-            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, timeout)
-            if ready < 0 && errno != EINTR {
-                Diagnostics.exit(0, "poll on the channel failed (errno \(errno)); exiting")
-            }
-            if ready > 0 {
-                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n == 0 { _exit(0) }  // the host closed the channel
-                if n < 0 {
-                    if errno == EINTR || errno == EAGAIN { continue }
-                    Diagnostics.exit(0, "channel read failed (errno \(errno)); exiting")
-                }
-                buffer.append(contentsOf: chunk[0..<n])
-                decodeAndHandle()
-            }
-            if Clock.now() &- lastStats >= Reader.statsInterval {
-                lastStats = Clock.now()
-                server.channel.send(.stats(InstanceStats(
-                    rssBytes: Clock.residentBytes(), cpuNanos: Clock.processCPU(), inFlight: server.queue.inFlight
-                )))
-            }
+    /// Blocks until the channel is readable or `timeoutMillis` passes
+    /// (-1: no limit). Call without the GIL.
+    func waitReadable(timeoutMillis: Int32) -> Bool {
+        var poller = pollfd(fd: server.channel.fd, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&poller, 1, timeoutMillis)
+        if ready < 0 && errno != EINTR {
+            Diagnostics.exit(0, "poll on the channel failed (errno \(errno)); exiting")
         }
+        return ready > 0
     }
 
-    private mutating func decodeAndHandle() {
+    /// Reads what the channel holds now (without blocking) and handles its
+    /// frames. Call without the GIL. `wake`: queued requests wake a standby
+    /// handler (false when the caller will run them itself).
+    func readAvailable(wake: Bool) {
+        readMutex.lock()
+        defer { readMutex.unlock() }
+        readLocked(wake: wake, holdingGIL: false)
+    }
+
+    /// `readAvailable` for a handler holding the GIL: does nothing if another
+    /// thread is reading. Returns true if it read anything.
+    func tryReadAvailable() -> Bool {
+        guard readMutex.tryLock() else { return false }
+        defer { readMutex.unlock() }
+        return readLocked(wake: false, holdingGIL: true)
+    }
+
+    @discardableResult
+    private func readLocked(wake: Bool, holdingGIL: Bool) -> Bool {
+        let fd = server.channel.fd
+        var got = false
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n == 0 { _exit(0) }  // the host closed the channel
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { break }
+                Diagnostics.exit(0, "channel read failed (errno \(errno)); exiting")
+            }
+            got = true
+            buffer.append(contentsOf: chunk[0..<n])
+            if n < chunk.count { break }
+        }
+        if got { decodeAndHandle(wake: wake, holdingGIL: holdingGIL) }
+        return got
+    }
+
+    private func decodeAndHandle(wake: Bool, holdingGIL: Bool) {
         // (A Result, not a throwing closure: typed throws through the
         // rethrowing withUnsafeBytes crashes the 6.3 compiler.)
         let result = buffer.withUnsafeBytes { raw -> Result<(frames: [Frame], consumed: Int), FrameError> in
@@ -66,10 +91,10 @@ struct Reader {
         case .failure(let error): Diagnostics.exit(2, "malformed frame from the host: \(error); exiting")
         }
         if decoded.consumed > 0 { buffer.removeFirst(decoded.consumed) }
-        for frame in decoded.frames { handle(frame) }
+        for frame in decoded.frames { handle(frame, wake: wake, holdingGIL: holdingGIL) }
     }
 
-    private mutating func handle(_ frame: Frame) {
+    private func handle(_ frame: Frame, wake: Bool, holdingGIL: Bool) {
         switch frame {
         case .requestHead(let id, let head):
             guard receiving[id] == nil else {
@@ -80,12 +105,12 @@ struct Reader {
         case .requestBody(let id, let bytes):
             receiving[id]?.body.append(contentsOf: bytes)
         case .requestEnd(let id):
-            if let request = receiving.removeValue(forKey: id) { server.queue.enqueue(request) }
+            if let request = receiving.removeValue(forKey: id) { server.queue.enqueue(request, wake: wake) }
         case .cancel(let id):
             if receiving.removeValue(forKey: id) != nil {
-                endCancelled(id)
+                endCancelled(id, holdingGIL: holdingGIL)
             } else if server.queue.cancel(id) == .removed {
-                endCancelled(id)
+                endCancelled(id, holdingGIL: holdingGIL)
             }
         case .drain:
             if server.queue.startDraining() { server.exitAfterDrain() }
@@ -95,8 +120,9 @@ struct Reader {
     }
 
     /// Answers for a request that never reached a handler.
-    private func endCancelled(_ id: UInt32) {
-        server.channel.send(.responseEnd(id: id, ResponseEnd(cpuNanos: 0, wallNanos: 0, outcome: .aborted(reason: "cancelled"))))
+    private func endCancelled(_ id: UInt32, holdingGIL: Bool) {
+        let bytes = FrameEncoder.encode(.responseEnd(id: id, ResponseEnd(cpuNanos: 0, wallNanos: 0, outcome: .aborted(reason: "cancelled"))))
+        if holdingGIL { server.channel.writeHoldingGIL(bytes) } else { server.channel.write(bytes) }
         if server.queue.finished(id) { server.exitAfterDrain() }
     }
 }

@@ -8,7 +8,8 @@ import Glibc
 /// itself (still holding the GIL), and while requests wait exactly one woken
 /// handler ("looking") is on its way to the queue. A handler that is running
 /// a request never counts as looking (it may be blocked in I/O for a long
-/// time), so I/O-bound requests still each get a thread of their own.
+/// time), so I/O-bound requests still each get a thread of their own. It
+/// also holds who reads the channel (`ReadDuty`).
 final class RequestQueue: @unchecked Sendable {
     // Invariant: every property below is read and written with `lock` held.
     private let lock = Lock()
@@ -27,6 +28,43 @@ final class RequestQueue: @unchecked Sendable {
     private var idle: [Parker] = []
     /// Handlers woken for work that have not yet looked at the queue (0 or 1).
     private var looking = 0
+    /// Who watches the channel (see `ReadDuty`).
+    private var duty = ReadDuty.main
+    /// Handlers in a turn (holding or about to take the GIL for requests):
+    /// each reads the channel itself before it parks.
+    private var active = 0
+    /// When an active handler last started a request (monotonic ns).
+    private var lastProgress: UInt64 = 0
+    /// The main thread waits here (monotonic clock) while handlers read.
+    private let mainCondition: UnsafeMutablePointer<pthread_cond_t>
+    private var mainWaitsForLeader = false
+
+    /// Who reads the channel. The main thread only polls it when no handler
+    /// will: a handler finishing a request reads what arrived meanwhile
+    /// itself, and when it finds nothing it becomes the leader and blocks in
+    /// `poll` (one at a time), then runs the request it decoded without
+    /// waking anyone. The main thread watches: if no active handler has
+    /// started a request for `watchNanos` (long or I/O-bound requests), it
+    /// takes the duty back and wakes a standby for waiting requests.
+    enum ReadDuty {
+        case main
+        case handlers
+        case leader
+    }
+
+    /// How long active handlers may go without starting a request before the
+    /// main thread reads the channel in their place.
+    static let watchNanos: UInt64 = 2_000_000
+
+    init() {
+        mainCondition = .allocate(capacity: 1)
+        mainCondition.initialize(to: pthread_cond_t())
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(mainCondition, &attributes)
+        pthread_condattr_destroy(&attributes)
+    }
 
     /// What `cancel(id)` found.
     enum CancelOutcome {
@@ -45,26 +83,24 @@ final class RequestQueue: @unchecked Sendable {
         lock.withLock { held += 1 }
     }
 
-    /// A request is complete and may run.
-    func enqueue(_ request: PendingRequest) {
+    /// A request is complete and may run. `wake`: wake a standby for it
+    /// (false when the caller is a handler that will take it itself).
+    func enqueue(_ request: PendingRequest, wake: Bool) {
         lock.withLock {
             waiting.append(request)
-            wakeStandbyIfNeeded()
+            if wake { wakeStandbyIfNeeded() }
         }
     }
 
-    /// Hands the oldest waiting request to the caller, or, when none waits,
-    /// registers the caller as idle (it must then call `awaitWake`). Doing
-    /// both under one lock means no request can slip in unnoticed between.
-    /// `woken` says the caller comes from `awaitWake` (it stops looking).
-    func takeOrIdle(woken: Bool, parker: Parker) -> PendingRequest? {
+    /// Hands the oldest waiting request to an active handler, or nil. A
+    /// handler that just came from `awaitWake` or `poll` (`fresh`) wakes the
+    /// next standby if more wait, so I/O-bound bursts fan out; one running
+    /// requests back to back does not (the main thread's watch wakes one if
+    /// it stalls).
+    func take(fresh: Bool) -> PendingRequest? {
         lock.lock()
         defer { lock.unlock() }
-        if woken { looking -= 1 }
-        guard waitingStart < waiting.count else {
-            idle.append(parker)
-            return nil
-        }
+        guard waitingStart < waiting.count else { return nil }
         let request = waiting[waitingStart]
         waitingStart += 1
         if waitingStart == waiting.count {
@@ -72,8 +108,102 @@ final class RequestQueue: @unchecked Sendable {
             waitingStart = 0
         }
         running.insert(request.id)
-        wakeStandbyIfNeeded()
+        lastProgress = Clock.now()
+        if fresh { wakeStandbyIfNeeded() }
         return request
+    }
+
+    /// What an active handler does when `take` found nothing and the
+    /// channel had nothing either.
+    enum Idle {
+        /// A request arrived meanwhile: take it.
+        case retry
+        /// Park in `awaitWake` (already registered idle).
+        case park
+        /// Be the leader: release the GIL and call `lead`.
+        case lead
+    }
+
+    /// Ends the caller's turn: it becomes the leader if the handlers have the
+    /// read duty and nobody leads, else it parks.
+    func endTurn(parker: Parker) -> Idle {
+        lock.lock()
+        defer { lock.unlock() }
+        guard waitingStart == waiting.count else { return .retry }
+        active -= 1
+        if duty == .handlers {
+            duty = .leader
+            return .lead
+        }
+        idle.append(parker)
+        return .park
+    }
+
+    /// True if a request waits (the leader stops polling).
+    var hasWaiting: Bool { lock.withLock { waitingStart < waiting.count } }
+
+    /// The leader decoded a request and is about to take the GIL and run
+    /// it: the handlers read again, and the main thread (waiting for the
+    /// next stats) starts watching this turn.
+    func leaderStartsTurn() {
+        lock.withLock {
+            active += 1
+            lastProgress = Clock.now()
+            if duty == .leader { duty = .handlers }
+            if mainWaitsForLeader { pthread_cond_signal(mainCondition) }
+        }
+    }
+
+    /// A handler woken by `awaitWake` took the GIL for a turn (it stops looking).
+    func startTurn() {
+        lock.withLock {
+            looking -= 1
+            active += 1
+            lastProgress = Clock.now()
+        }
+    }
+
+    /// The main thread's watch: returns true when the main thread must read
+    /// the channel (nobody else will), after waiting at most until
+    /// `deadline` (the next stats) while handlers have the duty.
+    func mainMustRead(deadline: UInt64) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        let now = Clock.now()
+        switch duty {
+        case .main:
+            return true
+        case .leader:
+            mainWaitsForLeader = true
+            waitMain(until: deadline)
+            mainWaitsForLeader = false
+            return false
+        case .handlers:
+            let stall = lastProgress &+ RequestQueue.watchNanos
+            if active > 0 && now < stall {
+                waitMain(until: min(stall, deadline))
+                return false
+            }
+            duty = .main
+            wakeStandbyIfNeeded()
+            return true
+        }
+    }
+
+    /// After the main thread read the channel: if a handler is active it
+    /// reads from now on.
+    func mainDidRead() {
+        lock.withLock {
+            if duty == .main && active > 0 {
+                duty = .handlers
+                lastProgress = Clock.now()
+            }
+        }
+    }
+
+    private func waitMain(until deadline: UInt64) {
+        var time = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+        lock.wait(on: mainCondition, until: &time)
     }
 
     /// Keeps one standby on its way while requests wait (call with `lock`
@@ -107,6 +237,7 @@ final class RequestQueue: @unchecked Sendable {
     /// waiting for the GIL have had their chance).
     func yieldTurn(_ parker: Parker) {
         lock.withLock {
+            active -= 1
             idle.append(parker)
             wakeStandbyIfNeeded()
         }
