@@ -94,20 +94,21 @@ final class InstanceServer: @unchecked Sendable {
         // A thread state of our own for the life of the thread (so Python
         // thread-locals survive between requests), GIL released at once.
         _ = PyGILState_Ensure()
+        let bound = ThreadCallables(callables: runtime.callables)
         let thread = PyEval_SaveThread()
         while true {
             queue.awaitWake(parker)
             guard queue.stillWaiting(parker: parker) else { continue }
             PyEval_RestoreThread(thread)
             queue.startTurn()
-            if runTurn(parker) { _ = PyEval_SaveThread() }
+            if runTurn(parker, bound) { _ = PyEval_SaveThread() }
         }
     }
 
     /// Runs requests while there are any (reading the channel itself when
     /// the queue runs dry, and leading when the channel is empty too).
     /// Returns true holding the GIL, to park.
-    private func runTurn(_ parker: Parker) -> Bool {
+    private func runTurn(_ parker: Parker, _ bound: ThreadCallables) -> Bool {
         var fresh = true
         var lastEndCPU: UInt64 = 0
         var turnStart: UInt64 = 0
@@ -136,7 +137,7 @@ final class InstanceServer: @unchecked Sendable {
             let cpuStart = lastEndCPU != 0 ? lastEndCPU : Clock.threadCPU()
             if turnStart == 0 { turnStart = cpuStart }
             let response = Response(request: request, channel: channel, queue: queue, callables: runtime.callables, cpuStart: cpuStart)
-            Invocation(runtime: runtime, environ: environ, response: response).run()
+            Invocation(runtime: runtime, environ: environ, response: response, bound: bound).run()
             lastEndCPU = response.endCPU
             if queue.finished(request.id) { exitAfterDrain() }
             if lastEndCPU &- turnStart >= InstanceServer.turnNanos {

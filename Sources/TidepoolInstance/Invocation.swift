@@ -8,6 +8,8 @@ struct Invocation {
     let runtime: PythonRuntime
     let environ: Environ
     let response: Response
+    /// The handler thread's reusable `start_response` and `write`.
+    let bound: ThreadCallables
 
     /// What went wrong, for the `log` frame and the 500 / aborted end.
     private struct Failure {
@@ -17,6 +19,7 @@ struct Invocation {
 
     func run() {
         let failure = callAndIterate()
+        bound.requestEnded()
         if response.isCancelled {
             response.endCancelled()
         } else if let failure {
@@ -32,15 +35,14 @@ struct Invocation {
         guard let environDict = environ.make(for: response.request) else {
             return Failure(reason: "building the WSGI environ failed", traceback: Python.takeException())
         }
-        guard let capsule = runtime.callables.capsule(for: response) else {
+        guard let startResponse = bound.startResponse(for: response) else {
             Py_DecRef(environDict)
             return Failure(reason: "binding start_response failed", traceback: Python.takeException())
         }
-        let startResponse = runtime.callables.startResponse(boundTo: capsule)
-        Py_DecRef(capsule)
-        guard let startResponse, let args = PyTuple_New(2) else {
+        guard let args = PyTuple_New(2) else {
             Py_DecRef(environDict)
-            return Failure(reason: "binding start_response failed", traceback: Python.takeException())
+            Py_DecRef(startResponse)
+            return Failure(reason: "building the app's arguments failed", traceback: Python.takeException())
         }
         PyTuple_SetItem(args, 0, environDict)  // steals
         PyTuple_SetItem(args, 1, startResponse)  // steals

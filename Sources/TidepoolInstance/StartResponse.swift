@@ -41,6 +41,14 @@ final class NativeCallables: @unchecked Sendable {
         return capsule
     }
 
+    /// Points `capsule` (made by `capsule(for:)`) at another response: the
+    /// new one is retained, the old one released.
+    func rebind(_ capsule: PyObjectPointer, to response: Response) {
+        let old = PyCapsule_GetPointer(capsule, nil)
+        PyCapsule_SetPointer(capsule, Unmanaged.passRetained(response).toOpaque())
+        if let old { Unmanaged<Response>.fromOpaque(old).release() }
+    }
+
     /// `start_response` bound to the request's capsule (new reference).
     func startResponse(boundTo capsule: PyObjectPointer) -> PyObjectPointer? {
         PyCMethod_New(startResponseDef, capsule, nil, nil)
@@ -114,6 +122,13 @@ private func startResponseFunction(_ capsule: PyObjectPointer?, _ args: PyObject
     }
     response.setHead(code: head.code, reason: head.reason, headers: head.headers, declaredLength: head.declaredLength)
     guard let capsule else { return nil }
+    // The handler thread's cached `write` (see ThreadCallables), if any.
+    if let cached = PyCapsule_GetContext(capsule) {
+        let write = cached.assumingMemoryBound(to: PyObject.self)
+        Py_IncRef(write)
+        return write
+    }
+    PyErr_Clear()
     return response.callables.write(boundTo: capsule)
 }
 
