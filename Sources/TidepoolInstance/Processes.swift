@@ -43,6 +43,7 @@ public enum TemplateProcess {
         let channel = Channel(fd: controlFD)
         let (runtime, phases) = startPython(options, channel: channel)
         let freezeStart = Clock.now()
+        PythonRuntime.preloadLazyImports()
         PythonRuntime.freezeGC()
         let freeze = StartPhase(name: "freeze", nanos: Clock.now() - freezeStart)
         channel.send(.ready(Ready(pid: getpid(), kind: .template, threads: UInt32(max(1, options.threads)), phases: phases + [freeze])))
