@@ -117,7 +117,9 @@ extension HostRuntime {
         // With a body, evhttp writes the true Content-Length; without one (HEAD), the app's stays.
         _ = applyHeaders(head, to: request, keepContentLength: !hasBody)
         markClosingIfDraining(request)
+        let connection = evhttp_request_get_connection(request)
         sendReply(request, head) { evhttp_send_reply(request, Int32(head.status), $0, hasBody ? pending.body : nil) }
+        if let connection { ReplyWriteThrough.flush(connection) }  // the request may be freed from here on
     }
 
     private func startStreaming(_ pending: PendingRequest, _ head: ResponseHead) {

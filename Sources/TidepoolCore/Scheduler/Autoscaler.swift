@@ -144,13 +144,23 @@ public struct Autoscaler: Sendable {
     /// What the windows ask for: the stable window, or while panicking the
     /// panic window's peak (never less than the stable window).
     public func windowDesired(at now: Instant) -> Int {
-        let stable = stableDesired(at: now)
+        windowDesired(at: now, stableAverage: stableAverageDemand(at: now))
+    }
+
+    /// `windowDesired(at:)` given `stableAverageDemand(at: now)`.
+    func windowDesired(at now: Instant, stableAverage: Double) -> Int {
+        let stable = Self.instances(for: stableAverage)
         return isPanicking ? max(stable, panicPeak, panicDesired(at: now)) : stable
     }
 
     /// Instances the stable window lets the pool keep when scaling down.
     public func keepDesired(at now: Instant) -> Int {
-        Self.instances(for: stableAverageDemand(at: now) / Self.scaleDownHysteresis)
+        keepDesired(stableAverage: stableAverageDemand(at: now))
+    }
+
+    /// `keepDesired(at:)` given `stableAverageDemand(at: now)`.
+    func keepDesired(stableAverage: Double) -> Int {
+        Self.instances(for: stableAverage / Self.scaleDownHysteresis)
     }
 
     /// Whole instances for a fractional demand; a hair of tolerance so 2.0000001

@@ -28,6 +28,9 @@ extension Scheduler {
 
     /// Drains every older instance once the current generation is up.
     mutating func retireOldGenerations(_ step: inout Step) {
+        // Runs on every event; with no older instance left to drain (the
+        // common case) nothing below can happen, so skip its array copies.
+        guard instances.values.contains(where: { $0.generation < generation && !$0.isDraining }) else { return }
         let current = instances.values.filter { $0.generation == generation }
         guard current.contains(where: \.isServing), !current.contains(where: \.isStarting) else { return }
         let old = instances.values

@@ -41,6 +41,9 @@ public struct Scheduler: Sendable {
 
     private var nextInstanceNumber = 1
     private var lastNow: Instant?
+    /// `config.saturationWindow / 2`, the concurrency limit's adaptation
+    /// period, divided once (Duration division is 128-bit arithmetic).
+    private let adaptPeriod: Duration
 
     /// A request on an instance.
     public struct RunningRequest: Equatable, Sendable {
@@ -69,6 +72,16 @@ public struct Scheduler: Sendable {
         self.config = config
         maxInstances = config.resolvedMaxInstances(machineMemoryBytes: machineMemoryBytes)
         autoscaler = Autoscaler(config: config, origin: .zero)
+        adaptPeriod = config.saturationWindow / 2
+    }
+
+    /// Mutates the record of `id` (if any) where it is stored. Runs on every
+    /// request: `instances[id]?.x = ...` moves the record out as an Optional
+    /// and back for each statement, `values[index]` does not.
+    @inline(__always)
+    private mutating func modifyInstance(_ id: InstanceID, _ body: (inout InstanceRecord) -> Void) {
+        guard let index = instances.index(forKey: id) else { return }
+        body(&instances.values[index])
     }
 
     /// Applies one event and returns what to do about it.
@@ -120,10 +133,9 @@ public struct Scheduler: Sendable {
         }
 
         // New CPU information: adapt the concurrency limits it concerns.
+        let (slots, threshold, period) = (config.slotsPerInstance, config.saturationThreshold, adaptPeriod)
         for id in step.cpuNews {
-            instances[id]?.adaptConcurrencyLimit(
-                slots: config.slotsPerInstance, threshold: config.saturationThreshold,
-                period: config.saturationWindow / 2, now: now)
+            modifyInstance(id) { $0.adaptConcurrencyLimit(slots: slots, threshold: threshold, period: period, now: now) }
         }
 
         expireQueue(&step)
@@ -168,10 +180,13 @@ public struct Scheduler: Sendable {
     private mutating func finish(_ id: RequestID, cpu: Duration, wall: Duration, _ step: inout Step) {
         // The scheduler's own record says where it ran; a stale report is ignored.
         guard let request = running.removeValue(forKey: id) else { return }
-        instances[request.instance]?.accountBusy(until: step.now)
-        instances[request.instance]?.inFlight.remove(id)
-        instances[request.instance]?.lastUsed = step.now
-        instances[request.instance]?.cpu.recordRequest(cpu: cpu, wall: wall, finishedAt: step.now)
+        let now = step.now
+        modifyInstance(request.instance) {
+            $0.accountBusy(until: now)
+            $0.inFlight.remove(id)
+            $0.lastUsed = now
+            $0.cpu.recordRequest(cpu: cpu, wall: wall, finishedAt: now)
+        }
         step.cpuNews = [request.instance]
     }
 
@@ -183,9 +198,12 @@ public struct Scheduler: Sendable {
 
     private mutating func dispatch(_ id: RequestID, to instance: InstanceID, _ step: inout Step) {
         running[id] = RunningRequest(instance: instance, dispatchedAt: step.now)
-        instances[instance]?.accountBusy(until: step.now)
-        instances[instance]?.inFlight.insert(id)
-        instances[instance]?.lastUsed = step.now
+        let now = step.now
+        modifyInstance(instance) {
+            $0.accountBusy(until: now)
+            $0.inFlight.insert(id)
+            $0.lastUsed = now
+        }
         step.actions.append(.dispatch(id, to: instance))
     }
 
@@ -284,7 +302,10 @@ public struct Scheduler: Sendable {
     private mutating func scale(_ step: inout Step) {
         let readyCount = instances.values.count(where: \.isServing)
         autoscaler.updatePanic(now: step.now, readyInstances: readyCount)
-        let plan = plan(at: step.now, turnedAway: step.turnedAway)
+        // Without waiting requests the demand and the saturation flag only name
+        // the reason of a start: computed below if one is made (same values:
+        // nothing changes in between).
+        var plan = plan(at: step.now, turnedAway: step.turnedAway, full: false)
 
         if plan.live < plan.target {
             if let until = startsBlockedUntil, step.now < until { return } // crash loop: back off
@@ -297,6 +318,7 @@ public struct Scheduler: Sendable {
                 config.maxStartsInFlight - startingCount,
                 maxInstances - current.count)
             guard count > 0 else { return }
+            if step.cause == nil { plan = self.plan(at: step.now, turnedAway: step.turnedAway) }
             var first: ScaleReason?
             for k in 0..<count {
                 // Each start names the rule that asks for it at that pool size.
@@ -333,54 +355,6 @@ public struct Scheduler: Sendable {
     mutating func takeInstanceID() -> InstanceID {
         defer { nextInstanceNumber += 1 }
         return InstanceID(nextInstanceNumber)
-    }
-
-    /// The scaling arithmetic at one moment (see `Autoscaler`).
-    struct Plan {
-        var demand: Autoscaler.Demand
-        /// Instances the waiting requests need right now (0 when none wait).
-        var immediate: Int
-        var window: Int
-        /// Pool size to grow to.
-        var target: Int
-        /// Pool size the stable window lets us shrink to.
-        var keep: Int
-        /// Serving plus starting instances.
-        var live: Int
-        var minInstances: Int
-        var panicking: Bool
-        /// Some instance has free slots it may not use because it is saturated.
-        var saturatedWithRoom: Bool
-
-        /// The rule that asks for one more instance when `live` exist.
-        func growthReason(live: Int) -> ScaleReason {
-            if immediate > live { return saturatedWithRoom ? .saturation : .queue }
-            if panicking, window > live { return .panic }
-            if live < minInstances { return .minimum }
-            if window > live { return .load }
-            return .spare
-        }
-    }
-
-    func plan(at now: Instant, turnedAway: Int = 0) -> Plan {
-        let waiting = queue.count + turnedAway
-        let demand = Autoscaler.demand(of: instances.values, waiting: waiting, config: config, now: now)
-        let immediate = waiting > 0 ? Autoscaler.instances(for: demand.instances) : 0
-        let window = autoscaler.windowDesired(at: now)
-        let spare = config.spareInstances
-        let target = min(maxInstances, max(config.minInstances, max(immediate, window) + spare))
-        let keep = min(maxInstances, max(config.minInstances, max(autoscaler.keepDesired(at: now), immediate) + spare))
-        let live = instances.values.count { $0.generation == generation && ($0.isServing || $0.isStarting) }
-        let slots = config.slotsPerInstance
-        let saturatedWithRoom = instances.values.contains {
-            $0.isServing && $0.inFlight.count < slots
-                && ($0.isHeldBySaturation(at: now, threshold: config.saturationThreshold)
-                    || $0.inFlight.count >= $0.slotLimit(slots: slots))
-        }
-        return Plan(
-            demand: demand, immediate: immediate, window: window, target: target, keep: keep, live: live,
-            minInstances: config.minInstances, panicking: autoscaler.isPanicking,
-            saturatedWithRoom: saturatedWithRoom)
     }
 
     /// The limit the serving instances learned (their median), which a new
