@@ -58,7 +58,7 @@ def test_shipped_config_uncommented_equals_defaults(tmp_path):
                     "maxConcurrency": 32, "targetUtilisation": 0.7, "stableWindowSeconds": 60,
                     "panicWindowSeconds": 6, "panicThreshold": 2, "idleTimeoutSeconds": 60, "queueDepth": 1000,
                     "queueTimeoutSeconds": 10, "maxDurationSeconds": 300, "stuckGraceSeconds": 10,
-                    "maxStartsInFlight": 8, "saturationThreshold": 0.9, "saturationWindowSeconds": 2,
+                    "maxStartsInFlight": 8, "saturationThreshold": 0.75, "saturationWindowSeconds": 2,
                     "instanceMemoryMB": 256}
         assert {k: s.get(k) for k in expected} == expected
     finally:

@@ -140,9 +140,9 @@ def test_cpu_bound_load_scales_out_where_io_bound_does_not(tidepool, tmp_path):
     """16 concurrent clients: sleeps fit one instance's 32 slots; busy loops
     saturate its interpreter, so the pool scales out. (At 64 clients both
     reach 3 instances on a 2-core machine: 3 interpreters share 2 cores, so
-    none reaches the 0.9-core saturation threshold. See the report script.)"""
+    none reaches the 0.75-core saturation threshold. See the report script.)"""
     # On a shared 2-core machine the test's own 16 client threads and the host
-    # take CPU too, so a busy interpreter may measure below the default 0.9 of a
+    # take CPU too, so a busy interpreter may measure below the default 0.75 of a
     # core. Half a core still separates the two loads clearly (sleeps use ~0).
     server = scaling_server(tidepool, tmp_path, "--max-instances", "8",
                             extra_config="saturationThreshold = 0.5\n")

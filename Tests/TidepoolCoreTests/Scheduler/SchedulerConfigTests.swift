@@ -16,7 +16,7 @@ import Testing
         #expect(c.panicThreshold == 2)
         #expect(c.idleTimeout == .seconds(60))
         #expect(c.maxDuration == .seconds(300))
-        #expect(c.saturationThreshold == 0.9)
+        #expect(c.saturationThreshold == 0.75)
         #expect(c.saturationWindow == .seconds(2))
         #expect(c.validate(machineMemoryBytes: 8 << 30).isEmpty)
         #expect(c.slotsPerInstance == 32)
