@@ -31,14 +31,14 @@ final class InstanceServer: @unchecked Sendable {
     func serve(kind: StartKind, phases: [StartPhase]) -> Never {
         _ = PyEval_SaveThread()
         reader = Reader(server: self)
-        for index in 0..<threads {
+        // A couple of handlers now; the queue starts the others (up to
+        // `threads`) when requests wait and none is idle.
+        for index in 0..<min(threads, Self.initialHandlers) {
             // Counted idle before it exists, so a request that arrives before
             // the new thread reaches `awaitWake` still gets a wake-up it will find.
             let parker = Parker()
             queue.addIdleHandler(parker)
-            let context = Unmanaged.passRetained(HandlerContext(server: self, parker: parker)).toOpaque()
-            var thread = pthread_t()
-            let result = pthread_create(&thread, nil, handlerThreadMain, context)
+            let result = startThread(parker)
             guard result == 0 else {
                 channel.send(.failed(StartFailure(
                     phase: "threads",
@@ -46,10 +46,32 @@ final class InstanceServer: @unchecked Sendable {
                 )))
                 _exit(1)
             }
-            pthread_detach(thread)
+        }
+        queue.allowHandlers(upTo: threads) { [unowned self] parker in
+            let result = self.startThread(parker)
+            if result != 0 {
+                Diagnostics.write("could not start another handler thread: \(String(cString: strerror(result))); requests wait for the running ones")
+            }
+            return result == 0
         }
         channel.send(.ready(Ready(pid: getpid(), kind: kind, threads: UInt32(threads), phases: phases)))
         watchAndRead()
+    }
+
+    /// Handler threads started with the instance (see `RequestQueue.allowHandlers`).
+    static let initialHandlers = 2
+
+    /// Starts a detached handler thread that parks on `parker`; returns pthread_create's result.
+    private func startThread(_ parker: Parker) -> Int32 {
+        let context = Unmanaged.passRetained(HandlerContext(server: self, parker: parker)).toOpaque()
+        var thread = pthread_t()
+        let result = pthread_create(&thread, nil, handlerThreadMain, context)
+        if result == 0 {
+            pthread_detach(thread)
+        } else {
+            Unmanaged<HandlerContext>.fromOpaque(context).release()
+        }
+        return result
     }
 
     /// 400 ms: the scheduler wants stats every 250–500 ms to see CPU saturation promptly.

@@ -28,6 +28,13 @@ final class RequestQueue: @unchecked Sendable {
     private var idle: [Parker] = []
     /// Handlers woken for work that have not yet looked at the queue (0 or 1).
     private var looking = 0
+    /// Handler threads started so far, and the most there may be.
+    private var handlers = 0
+    private var maxHandlers = 1
+    /// Starts one more handler thread parked on the given parker (set once in
+    /// `InstanceServer.serve`, before any handler exists); false if the
+    /// thread could not be created.
+    private var startHandler: ((Parker) -> Bool)?
     /// Who watches the channel (see `ReadDuty`).
     private var duty = ReadDuty.main
     /// Handlers in a turn (holding or about to take the GIL for requests):
@@ -211,11 +218,26 @@ final class RequestQueue: @unchecked Sendable {
     /// is enough, since it needs the GIL before it can do anything; it
     /// wakes the next in turn once it has taken a request, so a burst of
     /// I/O-bound requests still fans out over as many threads as it needs.
+    ///
+    /// With no idle handler, a new thread is started (up to `threads`):
+    /// handlers are created on demand, not all at start, because 32 threads
+    /// each taking the GIL once to make their thread state competed with the
+    /// first request of a freshly forked instance. The new thread starts as
+    /// the woken, looking standby.
     private func wakeStandbyIfNeeded() {
-        guard waitingStart < waiting.count, looking == 0, let parker = idle.popLast() else { return }
-        looking += 1
-        parker.woken = true
-        pthread_cond_signal(parker.condition)
+        guard waitingStart < waiting.count, looking == 0 else { return }
+        if let parker = idle.popLast() {
+            looking += 1
+            parker.woken = true
+            pthread_cond_signal(parker.condition)
+        } else if handlers < maxHandlers, let startHandler {
+            let parker = Parker()
+            parker.woken = true
+            if startHandler(parker) {
+                handlers += 1
+                looking += 1
+            }
+        }
     }
 
     /// For a handler just woken: true if requests still wait (it goes on to
@@ -246,7 +268,18 @@ final class RequestQueue: @unchecked Sendable {
     /// New handler threads start out idle (registered before they run, so
     /// a request that arrives first still finds someone to wake).
     func addIdleHandler(_ parker: Parker) {
-        lock.withLock { idle.append(parker) }
+        lock.withLock {
+            handlers += 1
+            idle.append(parker)
+        }
+    }
+
+    /// Lets the queue start handlers on demand, up to `max` in all.
+    func allowHandlers(upTo max: Int, start: @escaping (Parker) -> Bool) {
+        lock.withLock {
+            maxHandlers = max
+            startHandler = start
+        }
     }
 
     /// Parks an idle handler until `enqueue` wakes it. Call without the GIL.
