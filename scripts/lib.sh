@@ -21,7 +21,8 @@ as_root() {
 ensure_apt_packages() {
     local missing=() pkg
     for pkg in "$@"; do
-        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+        # Installed, not merely known to dpkg (a removed package keeps its config files).
+        [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" = "install ok installed" ] || missing+=("$pkg")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     log "installing ${missing[*]} (apt)"
