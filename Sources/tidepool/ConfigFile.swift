@@ -50,35 +50,35 @@ enum ConfigFile {
             let value = table[key]!
             if try SchedulerSettings.apply(key: key, value: value, to: &configuration.scheduler) { continue }
             switch key {
-            case "host": configuration.host = try string(value, key)
-            case "port": configuration.port = try int(value, key)
+            case "host": configuration.host = try TOMLValues.string(value, key)
+            case "port": configuration.port = try TOMLValues.int(value, key)
             case "start":
-                let raw = try string(value, key)
+                let raw = try TOMLValues.string(value, key)
                 guard let mode = Configuration.StartMode(rawValue: raw) else {
                     throw ConfigError.outOfRange(key: key, value: raw, allowed: "fork, spawn")
                 }
                 configuration.start = mode
-            case "maxRequestBodyBytes": configuration.maxRequestBodyBytes = try int(value, key)
-            case "adminPort": configuration.adminPort = try int(value, key)
-            case "adminHost": configuration.adminHost = try string(value, key)
+            case "maxRequestBodyBytes": configuration.maxRequestBodyBytes = try TOMLValues.int(value, key)
+            case "adminPort": configuration.adminPort = try TOMLValues.int(value, key)
+            case "adminHost": configuration.adminHost = try TOMLValues.string(value, key)
             case "logFormat":
-                let raw = try string(value, key)
+                let raw = try TOMLValues.string(value, key)
                 guard let format = Configuration.LogFormat(rawValue: raw) else {
                     throw ConfigError.outOfRange(key: key, value: raw, allowed: "text, json")
                 }
                 configuration.logFormat = format
             // Hardening limits (issue 7)
-            case "maxResponseBodyBytes": configuration.maxResponseBodyBytes = try int(value, key)
-            case "maxHeaderBytes": configuration.maxHeaderBytes = try int(value, key)
-            case "maxURIBytes": configuration.maxURIBytes = try int(value, key)
-            case "clientTimeout": configuration.clientTimeoutSeconds = try number(value, key)
-            case "headerTimeout": configuration.headerTimeoutSeconds = try number(value, key)
-            case "bodyTimeout": configuration.bodyTimeoutSeconds = try number(value, key)
+            case "maxResponseBodyBytes": configuration.maxResponseBodyBytes = try TOMLValues.int(value, key)
+            case "maxHeaderBytes": configuration.maxHeaderBytes = try TOMLValues.int(value, key)
+            case "maxURIBytes": configuration.maxURIBytes = try TOMLValues.int(value, key)
+            case "clientTimeout": configuration.clientTimeoutSeconds = try TOMLValues.number(value, key)
+            case "headerTimeout": configuration.headerTimeoutSeconds = try TOMLValues.number(value, key)
+            case "bodyTimeout": configuration.bodyTimeoutSeconds = try TOMLValues.number(value, key)
             case "trustedProxies": configuration.trustedProxies = try cidrs(value, key)
-            case "maxConnections": configuration.maxConnections = try int(value, key)
-            case "user": configuration.user = try string(value, key)
-            case "instanceMaxOpenFiles": configuration.instanceMaxOpenFiles = try int(value, key)
-            case "instanceCoreDumps": configuration.instanceCoreDumps = try bool(value, key)
+            case "maxConnections": configuration.maxConnections = try TOMLValues.int(value, key)
+            case "user": configuration.user = try TOMLValues.string(value, key)
+            case "instanceMaxOpenFiles": configuration.instanceMaxOpenFiles = try TOMLValues.int(value, key)
+            case "instanceCoreDumps": configuration.instanceCoreDumps = try TOMLValues.bool(value, key)
             default: throw ConfigError.unknownKey(path: path, key: key)
             }
         }
@@ -133,21 +133,6 @@ enum ConfigFile {
         }
     }
 
-    private static func string(_ value: TOMLValueConvertible, _ key: String) throws -> String {
-        guard let s = value.string else { throw ConfigError.wrongType(key: key, expected: "a string") }
-        return s
-    }
-
-    private static func int(_ value: TOMLValueConvertible, _ key: String) throws -> Int {
-        guard let i = value.int else { throw ConfigError.wrongType(key: key, expected: "an integer") }
-        return i
-    }
-
-    private static func bool(_ value: TOMLValueConvertible, _ key: String) throws -> Bool {
-        guard let b = value.bool else { throw ConfigError.wrongType(key: key, expected: "true or false") }
-        return b
-    }
-
     private static func cidrs(_ value: TOMLValueConvertible, _ key: String) throws -> [CIDR] {
         guard let array = value.array else { throw ConfigError.wrongType(key: key, expected: "an array of strings") }
         return try array.map { item in
@@ -158,11 +143,5 @@ enum ConfigFile {
                 throw ConfigError.outOfRange(key: key, value: "\"\(text)\"", allowed: "IP addresses or CIDRs, e.g. \"10.0.0.0/8\"")
             }
         }
-    }
-
-    private static func number(_ value: TOMLValueConvertible, _ key: String) throws -> Double {
-        if let d = value.double { return d }
-        if let i = value.int { return Double(i) }
-        throw ConfigError.wrongType(key: key, expected: "a number")
     }
 }

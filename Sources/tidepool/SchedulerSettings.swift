@@ -12,41 +12,41 @@ enum SchedulerSettings {
     /// maxInstances = N), `threads = N` is `maxConcurrency`.
     static func apply(key: String, value: TOMLValueConvertible, to c: inout SchedulerConfig) throws -> Bool {
         if key == "instances" {
-            let n = try int(value, key)
+            let n = try TOMLValues.int(value, key)
             guard n >= 1 else { throw ConfigError.outOfRange(key: key, value: "\(n)", allowed: ">= 1") }
             c.minInstances = n
             c.maxInstances = n
             return true
         }
         if key == "threads" {
-            c.maxConcurrency = try int(value, key)
+            c.maxConcurrency = try TOMLValues.int(value, key)
             return true
         }
         guard let known = SchedulerConfig.Key(rawValue: key) else { return false }
         switch known {
         case .mode:
-            let raw = try string(value, key)
+            let raw = try TOMLValues.string(value, key)
             guard let mode = SchedulerConfig.Mode(rawValue: raw) else {
                 throw ConfigError.outOfRange(key: key, value: raw, allowed: "fluid, classic")
             }
             c.mode = mode
-        case .minInstances: c.minInstances = try int(value, key)
-        case .maxInstances: c.maxInstances = try int(value, key)
-        case .spareInstances: c.spareInstances = try int(value, key)
-        case .maxConcurrency: c.maxConcurrency = try int(value, key)
-        case .targetUtilisation: c.targetUtilisation = try number(value, key)
+        case .minInstances: c.minInstances = try TOMLValues.int(value, key)
+        case .maxInstances: c.maxInstances = try TOMLValues.int(value, key)
+        case .spareInstances: c.spareInstances = try TOMLValues.int(value, key)
+        case .maxConcurrency: c.maxConcurrency = try TOMLValues.int(value, key)
+        case .targetUtilisation: c.targetUtilisation = try TOMLValues.number(value, key)
         case .stableWindow: c.stableWindow = try seconds(value, key)
         case .panicWindow: c.panicWindow = try seconds(value, key)
-        case .panicThreshold: c.panicThreshold = try number(value, key)
+        case .panicThreshold: c.panicThreshold = try TOMLValues.number(value, key)
         case .idleTimeout: c.idleTimeout = try seconds(value, key)
-        case .queueDepth: c.queueDepth = try int(value, key)
+        case .queueDepth: c.queueDepth = try TOMLValues.int(value, key)
         case .queueTimeout: c.queueTimeout = try seconds(value, key)
         case .maxDuration: c.maxDuration = try seconds(value, key)
         case .stuckGrace: c.stuckGrace = try seconds(value, key)
-        case .maxStartsInFlight: c.maxStartsInFlight = try int(value, key)
-        case .saturationThreshold: c.saturationThreshold = try number(value, key)
+        case .maxStartsInFlight: c.maxStartsInFlight = try TOMLValues.int(value, key)
+        case .saturationThreshold: c.saturationThreshold = try TOMLValues.number(value, key)
         case .saturationWindow: c.saturationWindow = try seconds(value, key)
-        case .instanceMemoryMB: c.instanceMemoryMB = try int(value, key)
+        case .instanceMemoryMB: c.instanceMemoryMB = try TOMLValues.int(value, key)
         }
         return true
     }
@@ -74,26 +74,10 @@ enum SchedulerSettings {
     }
 
     static func seconds(_ value: TOMLValueConvertible, _ key: String) throws -> Duration {
-        let s = try number(value, key)
+        let s = try TOMLValues.number(value, key)
         guard s.isFinite, s >= 0, s < 1e9 else {
             throw ConfigError.outOfRange(key: key, value: "\(s)", allowed: "0 or more seconds")
         }
         return .milliseconds(Int64((s * 1000).rounded()))
-    }
-
-    private static func string(_ value: TOMLValueConvertible, _ key: String) throws -> String {
-        guard let s = value.string else { throw ConfigError.wrongType(key: key, expected: "a string") }
-        return s
-    }
-
-    private static func int(_ value: TOMLValueConvertible, _ key: String) throws -> Int {
-        guard let i = value.int else { throw ConfigError.wrongType(key: key, expected: "an integer") }
-        return i
-    }
-
-    private static func number(_ value: TOMLValueConvertible, _ key: String) throws -> Double {
-        if let d = value.double { return d }
-        if let i = value.int { return Double(i) }
-        throw ConfigError.wrongType(key: key, expected: "a number")
     }
 }

@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from conftest import REPO, free_port
+from waiting import wait_until
 
 pytestmark = pytest.mark.timeout(90)
 ARTIFACTS = REPO / "test-artifacts"
@@ -53,15 +54,6 @@ def scrape(base_url: str) -> tuple[str, dict]:
     assert r.headers["content-type"].startswith("text/plain")
     return r.text, parse(r.text)
 
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def test_metrics_pass_promtool_and_count_what_was_sent(tidepool):
@@ -98,7 +90,7 @@ def test_front_guard_rejections_are_counted_and_logged(tidepool):
     server = tidepool("example", instances=1, extra_args=["--log-format", "json"])
     r = requests.get(server.base_url + "/" + "a" * 9000, timeout=5)
     assert r.status_code == 414 and r.headers.get("x-tidepool-error") == "URL_TOO_LONG"
-    samples = wait_for(lambda: (lambda s: s if total(s, "tidepool_requests_total", error="URL_TOO_LONG") else None)(
+    samples = wait_until(lambda: (lambda s: s if total(s, "tidepool_requests_total", error="URL_TOO_LONG") else None)(
         scrape(server.base_url)[1]), 5, "the 414 in the metrics")
     assert total(samples, "tidepool_requests_total", status_class="4xx", error="URL_TOO_LONG") == 1
     assert total(samples, "tidepool_request_queue_wait_seconds_count") == 0  # never dispatched
@@ -112,15 +104,15 @@ def test_counters_never_go_backwards_when_an_instance_dies(tidepool):
     for _ in range(6):
         server.get("/api/data")
     # Provisioned memory (instanceMemoryMB × lifetime) is charged at each scrape.
-    wait_for(lambda: total(scrape(server.base_url)[1], "tidepool_provisioned_memory_gigabyte_seconds_total") > 0,
+    wait_until(lambda: total(scrape(server.base_url)[1], "tidepool_provisioned_memory_gigabyte_seconds_total") > 0,
              10, "provisioned memory GB-seconds")
     _, before = scrape(server.base_url)
     victim = server.instance_list()[0]
     os.kill(victim["pid"], signal.SIGKILL)
-    wait_for(lambda: total(scrape(server.base_url)[1], "tidepool_scale_events_total", direction="up", reason="died") == 1,
+    wait_until(lambda: total(scrape(server.base_url)[1], "tidepool_scale_events_total", direction="up", reason="died") == 1,
              15, "a scale-up for the died instance")
     assert total(scrape(server.base_url)[1], "tidepool_scale_events_total", direction="down", reason="died") == 1
-    wait_for(lambda: total(scrape(server.base_url)[1], "tidepool_instances", state="idle") == 2, 15, "two idle instances")
+    wait_until(lambda: total(scrape(server.base_url)[1], "tidepool_instances", state="idle") == 2, 15, "two idle instances")
     server.get("/api/data")
     _, after = scrape(server.base_url)
     for (name, labels), value in before.items():
@@ -160,10 +152,10 @@ def test_a_real_prometheus_scrapes_tidepool(tidepool, tmp_path):
         return body["data"]["result"] if body.get("status") == "success" else None
 
     try:
-        instances = wait_for(lambda: query("tidepool_instances"), 30, "tidepool_instances in Prometheus")
+        instances = wait_until(lambda: query("tidepool_instances"), 30, "tidepool_instances in Prometheus")
         assert {r["metric"]["state"] for r in instances} == {"starting", "idle", "busy", "draining"}
         assert all(r["metric"]["job"] == "tidepool" for r in instances)
-        result = wait_for(lambda: query('sum(tidepool_requests_total{status_class="2xx"})'), 15, "the request counter")
+        result = wait_until(lambda: query('sum(tidepool_requests_total{status_class="2xx"})'), 15, "the request counter")
         assert float(result[0]["value"][1]) == sent
     finally:
         prometheus.terminate()

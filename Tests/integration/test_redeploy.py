@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from conftest import _alive
+from waiting import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -76,15 +77,6 @@ class Load:
             return Counter(body.split()[0] for t, _, status, body in self.results if t >= t0 and status == 200)
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-
 
 def pids_of(results, version: str) -> set[int]:
     return {int(body.split()[1]) for _, _, status, body in results if status == 200 and body.split()[0] == version}
@@ -99,7 +91,7 @@ def test_sighup_under_load_swaps_versions_with_zero_failures(tidepool, mode):
         signalled = time.monotonic()
         server.proc.send_signal(signal.SIGHUP)
         # Keep loading until v2 has answered for a while.
-        wait_for(lambda: load.versions_since(signalled).get("v2-two", 0) > 20, 30, "v2 responses")
+        wait_until(lambda: load.versions_since(signalled).get("v2-two", 0) > 20, 30, "v2 responses")
         switched = time.monotonic()
         time.sleep(1.5)
     results = load.results
@@ -116,7 +108,7 @@ def test_sighup_under_load_swaps_versions_with_zero_failures(tidepool, mode):
     old_pids = pids_of(results, "v1")
     new_pids = pids_of(results, "v2-two")
     assert old_pids and new_pids and not (old_pids & new_pids)
-    wait_for(lambda: not any(_alive(pid) for pid in old_pids), 10, f"old instances {old_pids} to exit")
+    wait_until(lambda: not any(_alive(pid) for pid in old_pids), 10, f"old instances {old_pids} to exit")
     live = {item["pid"] for item in server.instance_list()}
     assert not (live & old_pids), (live, old_pids)
     log = server.stderr()
@@ -131,7 +123,7 @@ def test_broken_version_keeps_the_old_one_serving_then_a_good_one_deploys(tidepo
         time.sleep(0.3)
         t0 = time.monotonic()
         server.proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: "redeploy failed" in server.stderr(), 30, "the failed redeploy in the log")
+        wait_until(lambda: "redeploy failed" in server.stderr(), 30, "the failed redeploy in the log")
         time.sleep(0.5)
     failures = [(status, body[:200]) for _, _, status, body in load.results if status != 200]
     assert not failures, failures[:5]
@@ -145,8 +137,8 @@ def test_broken_version_keeps_the_old_one_serving_then_a_good_one_deploys(tidepo
     path.write_text(path.read_text().replace("\ndef broken(:\n", "\n"))
     set_version(server, "v3-three")
     server.proc.send_signal(signal.SIGHUP)
-    wait_for(lambda: server.get("/").text.startswith("v3-three "), 30, "v3 to serve")
-    wait_for(lambda: "complete" in server.stderr().split("redeploy failed")[-1], 10, "the redeploy to complete")
+    wait_until(lambda: server.get("/").text.startswith("v3-three "), 30, "v3 to serve")
+    wait_until(lambda: "complete" in server.stderr().split("redeploy failed")[-1], 10, "the redeploy to complete")
 
 
 def test_dev_reloads_on_change_while_a_slow_request_finishes_on_the_old_version(tidepool):
@@ -162,7 +154,7 @@ def test_dev_reloads_on_change_while_a_slow_request_finishes_on_the_old_version(
 
     thread = threading.Thread(target=slow_request)
     thread.start()
-    wait_for(lambda: server.status()["inFlight"] >= 1, 5, "the slow request to be in flight")
+    wait_until(lambda: server.status()["inFlight"] >= 1, 5, "the slow request to be in flight")
     set_version(server, "v2-two")
     seen = []
 
@@ -171,7 +163,7 @@ def test_dev_reloads_on_change_while_a_slow_request_finishes_on_the_old_version(
         seen.append(r.status_code)
         return r.status_code == 200 and r.text.startswith("v2-two ")
 
-    wait_for(saw_v2, 30, "dev to redeploy v2")
+    wait_until(saw_v2, 30, "dev to redeploy v2")
     thread.join(30)
     assert slow["result"][0] == 200 and slow["result"][1].startswith("v1 "), slow
     assert set(seen) == {200}, Counter(seen)

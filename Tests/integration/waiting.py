@@ -4,6 +4,8 @@ instead of hanging it."""
 
 import time
 
+import pytest
+
 
 def wait_for(predicate, timeout, interval=0.05):
     """Calls `predicate` until it returns something truthy or `timeout` seconds
@@ -16,3 +18,12 @@ def wait_for(predicate, timeout, interval=0.05):
             return value
         time.sleep(interval)
     return predicate()
+
+
+def wait_until(predicate, timeout, what, interval=0.05):
+    """`wait_for` that fails the test, naming `what` it waited for, on timeout;
+    returns the truthy value otherwise."""
+    value = wait_for(predicate, timeout, interval)
+    if not value:
+        pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+    return value
