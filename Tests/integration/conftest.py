@@ -28,6 +28,9 @@ from pathlib import Path
 import pytest
 import requests
 
+# Re-exported: tests import the /proc helpers from here too.
+from processes import TOKEN_VARIABLE, _alive, _reap, _stat, descendants, processes_with_token  # noqa: F401
+
 REPO = Path(__file__).resolve().parents[2]
 # TIDEPOOL_BINARY overrides the binary under test (e.g. a build in another scratch path).
 BINARY = Path(os.environ.get("TIDEPOOL_BINARY", REPO / ".build" / "release" / "tidepool"))
@@ -38,7 +41,6 @@ EXAMPLE = REPO / "examples" / "flask"
 START_MODES = ["fork", "spawn"]
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
-TOKEN_VARIABLE = "TIDEPOOL_INTEGRATION_TOKEN"
 
 
 def _become_subreaper() -> None:
@@ -52,73 +54,6 @@ def _become_subreaper() -> None:
 
 
 _become_subreaper()
-
-
-# --------------------------------------------------------------------------
-# /proc helpers
-# --------------------------------------------------------------------------
-
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, ppid, starttime) of a process, or None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read().decode("latin-1")
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    fields = raw[raw.rindex(")") + 2:].split()
-    return fields[0], int(fields[1]), int(fields[19])
-
-
-def _all_pids() -> list[int]:
-    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
-
-
-def descendants(root: int) -> dict[int, int]:
-    """Every live descendant of `root`: pid -> starttime."""
-    parent_of: dict[int, tuple[int, int]] = {}
-    for pid in _all_pids():
-        st = _stat(pid)
-        if st and st[0] != "Z":
-            parent_of[pid] = (st[1], st[2])
-    found: dict[int, int] = {}
-    frontier = {root}
-    while frontier:
-        children = {pid for pid, (ppid, _) in parent_of.items() if ppid in frontier and pid not in found}
-        for pid in children:
-            found[pid] = parent_of[pid][1]
-        frontier = children
-    return found
-
-
-def _alive(pid: int, starttime: int | None = None) -> bool:
-    st = _stat(pid)
-    if st is None or st[0] in ("Z", "X"):
-        return False
-    return starttime is None or st[2] == starttime
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-
-
-def processes_with_token(token: str) -> list[int]:
-    """Live processes whose environment carries the server's test token."""
-    needle = f"{TOKEN_VARIABLE}={token}".encode()
-    found = []
-    for pid in _all_pids():
-        if pid == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                env = f.read()
-        except OSError:
-            continue
-        if needle in env.split(b"\0") and _alive(pid):
-            found.append(pid)
-    return found
 
 
 def free_port() -> int:

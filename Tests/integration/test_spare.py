@@ -8,32 +8,8 @@ import signal
 
 import requests
 
+from processes import _alive, live_children
 from waiting import wait_for
-
-
-def live_children(pid: int) -> set[int]:
-    found = set()
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                raw = f.read().decode("latin-1")
-        except OSError:
-            continue
-        fields = raw[raw.rindex(")") + 2:].split()
-        if fields[0] not in ("Z", "X") and int(fields[1]) == pid:
-            found.add(int(name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read().decode("latin-1")
-    except OSError:
-        return False
-    return raw[raw.rindex(")") + 2:].split()[0] not in ("Z", "X")
 
 
 def spares(server) -> tuple[int, list[int]]:
@@ -61,7 +37,7 @@ def test_the_spare_exits_with_its_template(tidepool):
     assert wait_for(lambda: len(spares(server)[1]) == 1, 10), spares(server)
     template, [spare] = spares(server)
     os.kill(template, signal.SIGKILL)
-    assert wait_for(lambda: not alive(spare), 5), f"spare {spare} outlived its killed template {template}"
+    assert wait_for(lambda: not _alive(spare), 5), f"spare {spare} outlived its killed template {template}"
     # The host restarts the template, which makes a new spare.
     assert wait_for(lambda: (p := server.status().get("templatePid")) and p != template, 15), server.status()
     assert wait_for(lambda: len(spares(server)[1]) == 1, 10), spares(server)
