@@ -73,6 +73,9 @@ extension HostRuntime {
     /// `/_tidepool/`), then vercel.json rules and `public/` statics, then the pool.
     /// With an admin listener, `/_tidepool/` is only there (404 on the main port)
     /// and the admin listener serves nothing else.
+    /// `/_tidepool/`: the host's own routes (metrics, status, live page).
+    static let internalPrefix = Array("/_tidepool/".utf8)
+
     func handle(_ request: UnsafeMutablePointer<evhttp_request>, onAdmin: Bool = false) {
         // Counted until evhttp has written the whole reply, so a graceful stop
         // does not cut the tail of a large response still leaving the socket.
@@ -87,7 +90,7 @@ extension HostRuntime {
         }
         let target = Array(UnsafeRawBufferPointer(start: uri, count: strlen(uri)))
         let path = URLPath.decodedPath(ofTarget: target)
-        if path == Array("/_tidepool".utf8) || path.starts(with: Array("/_tidepool/".utf8)) {
+        if path.elementsEqual(Self.internalPrefix.dropLast()) || path.starts(with: Self.internalPrefix) {
             untrace(request)  // `/_tidepool/` is not traffic
             if hasAdminListener && !onAdmin { sendError(request, .notFound) } else { serveInternal(request, path: path) }
             return

@@ -15,15 +15,15 @@ extension HostRuntime {
     /// front's early rejections (FrontGuard's 400/414) are counted and
     /// logged; until routed, its path is the raw target without the query.
     func traceArrived(_ request: UnsafeMutablePointer<evhttp_request>) {
-        let raw = evhttp_request_get_uri(request).map { Array(UnsafeRawBufferPointer(start: $0, count: strlen($0))) } ?? []
+        let raw = evhttp_request_get_uri(request).map { UnsafeRawBufferPointer(start: $0, count: strlen($0)) }
         observed.traces[Self.key(request)] = RequestTrace(
             arrivedAt: tp_monotonic_nanos(), method: Self.methodName(evhttp_request_get_command(request)),
-            path: ObservedRequests.loggable(path: Array(raw.prefix { $0 != UInt8(ascii: "?") })))
+            pathBytes: raw.map { Array($0.prefix { $0 != UInt8(ascii: "?") }) } ?? [])
     }
 
     /// The request is for the app or a static file: log its decoded path.
     func traceRouted(_ request: UnsafeMutablePointer<evhttp_request>, path: [UInt8]) {
-        observed.traces[Self.key(request)]?.path = ObservedRequests.loggable(path: path)
+        observed.traces[Self.key(request)]?.pathBytes = path
     }
 
     /// The request is for `/_tidepool/`: not traffic, neither counted nor logged.

@@ -5,17 +5,22 @@ import TidepoolCore
 final class RequestTrace {
     let arrivedAt: UInt64
     let method: String
-    var path: String
+    /// The raw target's path at arrival, the decoded path once routed. Made
+    /// loggable only when a line is written (`path`), not per request.
+    var pathBytes: [UInt8]
     var dispatchedAt: UInt64?
     var instance: UInt32?
     /// The first request its instance ever got.
     var cold = false
 
-    init(arrivedAt: UInt64, method: String, path: String) {
+    init(arrivedAt: UInt64, method: String, pathBytes: [UInt8]) {
         self.arrivedAt = arrivedAt
         self.method = method
-        self.path = path
+        self.pathBytes = pathBytes
     }
+
+    /// The path as the access log shows it.
+    var path: String { ObservedRequests.loggable(path: pathBytes) }
 }
 
 /// Per-request and per-instance bookkeeping for observability, owned by the
