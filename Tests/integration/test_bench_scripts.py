@@ -26,3 +26,10 @@ def test_bench_goals_help_and_parsers():
     assert run("LoadTests/bench-goals", "--self-test").stdout.strip() == "self-test ok"
     bad = run("LoadTests/bench-goals", "--only", "nope", "--no-setup")
     assert bad.returncode == 2 and "unknown goal" in bad.stderr
+
+
+def test_cpu_per_request_is_valid_bash_with_help():
+    assert run("bash", "-n", "LoadTests/cpu-per-request").returncode == 0
+    help_ = run("LoadTests/cpu-per-request", "--help")
+    assert help_.returncode == 0 and "--runs" in help_.stdout and "set -euo" not in help_.stdout
+    assert run("LoadTests/cpu-per-request", "--bogus").returncode == 2
