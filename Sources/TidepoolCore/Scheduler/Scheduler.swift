@@ -193,7 +193,8 @@ public struct Scheduler: Sendable {
     private func place(_ now: Instant) -> InstanceID? {
         Placement.choose(
             among: instances.values, slotsPerInstance: config.slotsPerInstance,
-            saturationThreshold: config.saturationThreshold, now: now)
+            saturationThreshold: config.saturationThreshold, now: now,
+            spread: config.isPinned)
     }
 
     private mutating func dispatch(_ id: RequestID, to instance: InstanceID, _ step: inout Step) {

@@ -13,6 +13,9 @@ public struct SchedulerConfig: Equatable, Sendable {
     /// Hard cap on instances, draining ones included (they still hold memory).
     /// `nil` derives it from machine memory ÷ `instanceMemoryMB`.
     public var maxInstances: Int? = nil
+    /// A pool that neither grows nor shrinks (`--instances N`): placement
+    /// spreads requests over it instead of packing (see `Placement`).
+    public var isPinned: Bool { maxInstances == minInstances }
     /// Idle warm instances kept ahead of demand, on top of what the load needs.
     public var spareInstances: Int = 0
     /// Requests one instance runs at once in fluid mode (its handler threads).

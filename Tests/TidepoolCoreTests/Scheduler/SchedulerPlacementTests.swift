@@ -1,8 +1,9 @@
 import Testing
 @testable import TidepoolCore
 
-/// Where requests go: pack onto the busiest instance with room, ties to the
-/// most recently used, never onto starting, draining or saturated instances.
+/// Where requests go: pack onto the busiest instance with room (spread over a
+/// pinned pool), ties to the most recently used, never onto starting, draining
+/// or saturated instances.
 @Suite struct SchedulerPlacementTests {
     @Test func packsOntoTheBusiestInstanceUntilItIsFull() throws {
         var d = try Driver { $0.minInstances = 3 }
@@ -20,6 +21,33 @@ import Testing
         d.wait(.seconds(1))
         d.finish(5)
         #expect(d.arrive(41).dispatches.map(\.instance) == ids(3))
+    }
+
+    @Test func aPinnedPoolSpreadsOntoTheLeastBusyInstance() throws {
+        var d = try Driver {
+            $0.minInstances = 2
+            $0.maxInstances = 2
+        }
+        d.boot(stagger: .milliseconds(100))
+        // Idle tie: the least recently ready (i1) first, then the least busy,
+        // equal loads taking turns.
+        let first = d.arrive(1...6)
+        #expect(first.dispatched(to: 1) == [1, 3, 5])
+        #expect(first.dispatched(to: 2) == [2, 4, 6])
+        // i2 frees two slots: the next two go there, not to i1.
+        d.wait(.seconds(1))
+        d.finish(2)
+        d.finish(4)
+        #expect(d.arrive(7, 8).dispatches.map(\.instance) == ids(2, 2))
+    }
+
+    @Test func aPoolThatMayShrinkStillPacks() throws {
+        var d = try Driver {
+            $0.minInstances = 2
+            $0.maxInstances = 3
+        }
+        d.boot(stagger: .milliseconds(100))
+        #expect(d.arrive(1...4).dispatched(to: 2) == [1, 2, 3, 4])
     }
 
     @Test func tiesGoToTheMostRecentlyUsedInstance() throws {
@@ -87,5 +115,22 @@ import Testing
         #expect(choose([a, b], slots: 1) == b.id) // a is full
         b.state = .draining(.idle)
         #expect(choose([a, b], slots: 1) == nil)
+    }
+
+    @Test func placementHelperSpreadsByInFlightThenRecencyThenID() {
+        var a = InstanceRecord(id: InstanceID(1), reason: .minimum, requestedAt: .zero, saturationWindow: .seconds(2))
+        var b = InstanceRecord(id: InstanceID(2), reason: .minimum, requestedAt: .zero, saturationWindow: .seconds(2))
+        a.state = .ready
+        b.state = .ready
+        func choose(_ records: [InstanceRecord], slots: Int = 4) -> InstanceID? {
+            Placement.choose(among: records, slotsPerInstance: slots, saturationThreshold: 0.9, now: .zero, spread: true)
+        }
+        #expect(choose([b, a]) == a.id) // full tie: lowest id
+        b.lastUsed = Instant.zero + .seconds(1)
+        #expect(choose([a, b]) == a.id) // least recently used
+        a.inFlight = [RequestID(9)]
+        #expect(choose([a, b]) == b.id) // least busy
+        b.inFlight = [RequestID(7), RequestID(8)]
+        #expect(choose([a, b], slots: 2) == a.id) // b is full
     }
 }
