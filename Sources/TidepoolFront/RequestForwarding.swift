@@ -44,15 +44,6 @@ extension HostRuntime {
             report(.requestFinished(requestID, instance: schedulerInstance, cpu: .zero, wall: .zero, now: now))
             return
         }
-        if let instance = instances[instanceID], !instance.channel.peerIsAlive() {
-            // Killed an instant ago, its EOF not processed yet: handle the death
-            // now; the scheduler lists this request as lost and, never sent,
-            // it is placed again (SchedulerExecutor.failRequest) rather than
-            // answered 502 for work that never started.
-            instance.channel.close()
-            instanceDied(instance, reason: .endOfFile)
-            return
-        }
         guard let instance = instances[instanceID], let output = instance.channel.output else {
             // Cannot happen while the scheduler and the records agree; answer rather than hang.
             requests[id] = nil
@@ -69,6 +60,9 @@ extension HostRuntime {
         }
         pending.phase = .dispatched
         pending.instance = instanceID
+        // An instance killed an instant ago (its EOF not processed yet) never
+        // reads these frames: its death re-places the request (Supervisor.instanceDied).
+        pending.queuedAt = instance.channel.bytesQueued
         pending.dispatchedAt = tp_monotonic_nanos()
         traceDispatched(request, instance: instanceID, at: pending.dispatchedAt)
         instance.requests.insert(id)
