@@ -187,7 +187,7 @@ final class RequestQueue: @unchecked Sendable {
             return false
         case .handlers:
             let stall = lastProgress &+ RequestQueue.watchNanos
-            if active > 0 && now < stall {
+            if active + looking > 0 && now < stall {
                 waitMain(until: min(stall, deadline))
                 return false
             }
@@ -197,11 +197,15 @@ final class RequestQueue: @unchecked Sendable {
         }
     }
 
-    /// After the main thread read the channel: if a handler is active it
-    /// reads from now on.
+    /// After the main thread read the channel: if a handler is active, or
+    /// on its way to the requests just read (looking), it reads from now on.
+    /// Counting the looking one matters at low load: the handler the main
+    /// thread just woke then leads when it is done (one wake-up per request,
+    /// the leader's), instead of parking while the main thread reads the
+    /// next request and wakes it again (two wake-ups and a hand-off).
     func mainDidRead() {
         lock.withLock {
-            if duty == .main && active > 0 {
+            if duty == .main && active + looking > 0 {
                 duty = .handlers
                 lastProgress = Clock.now()
             }
