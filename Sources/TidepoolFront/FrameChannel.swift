@@ -1,5 +1,4 @@
 import CEvent
-import CTidepoolLinux
 import Glibc
 import TidepoolCore
 
@@ -77,11 +76,15 @@ final class FrameChannel {
         _ = bytes.withUnsafeBytes { bufferevent_write(bufferEvent, $0.baseAddress, $0.count) }
     }
 
-    /// False when the peer has closed its end (a non-blocking peek reads EOF).
-    /// Pending frames count as alive: they are read before the EOF anyway.
-    func peerIsAlive() -> Bool {
-        isOpen && tp_peer_closed(fd) == 0
-    }
+    /// Bytes ever added to the output, and ever taken out of it by a write to
+    /// the socket. A frame queued at offset `bytesQueued` (before adding it)
+    /// has not reached the peer while `bytesWritten` is at or below that
+    /// offset: if the channel ends then, the peer never saw any of it. This
+    /// replaces a `recv(MSG_PEEK)` per dispatch (a syscall per request): a
+    /// peer that is already gone makes the write fail or its EOF arrive, and
+    /// what it never received is known without asking the kernel.
+    private(set) var bytesQueued: UInt64 = 0
+    private(set) var bytesWritten: UInt64 = 0
 
     /// Closes the socket now; unsent output is dropped. No callback follows.
     func close() {
@@ -92,8 +95,14 @@ final class FrameChannel {
         bufferevent_free(bufferEvent)
     }
 
-    /// Something was added to the output: write it at the end of this iteration.
-    fileprivate func outputGrew() {
+    /// The output changed: count it, and write what was added at the end of
+    /// this iteration. After `close` nothing is counted (freeing the buffer
+    /// drops its bytes; they were never written).
+    fileprivate func outputChanged(added: Int, deleted: Int) {
+        guard bufferEvent != nil else { return }
+        bytesWritten &+= UInt64(deleted)
+        guard added > 0 else { return }
+        bytesQueued &+= UInt64(added)
         flushHook?.schedule()
     }
 
@@ -173,8 +182,9 @@ private func channelWriteCallback(_ bufferEvent: OpaquePointer?, _ context: Unsa
 private func channelOutputCallback(
     _ buffer: OpaquePointer?, _ info: UnsafePointer<evbuffer_cb_info>?, _ context: UnsafeMutableRawPointer?
 ) {
-    guard let context, let info, info.pointee.n_added > 0 else { return }
-    Unmanaged<FrameChannel>.fromOpaque(context).takeUnretainedValue().outputGrew()
+    guard let context, let info else { return }
+    Unmanaged<FrameChannel>.fromOpaque(context).takeUnretainedValue()
+        .outputChanged(added: info.pointee.n_added, deleted: info.pointee.n_deleted)
 }
 
 private func channelEventCallback(_ bufferEvent: OpaquePointer?, _ what: Int16, _ context: UnsafeMutableRawPointer?) {

@@ -69,6 +69,10 @@ final class PendingRequest {
     var instance: UInt32?
     /// Monotonic time the request was sent to its instance (for maxDuration).
     var dispatchedAt: UInt64 = 0
+    /// Its instance channel's `bytesQueued` when its frames were added: none
+    /// of them reached the instance while the channel's `bytesWritten` is at
+    /// or below this.
+    var queuedAt: UInt64 = 0
     /// Response head received but not yet passed to evhttp.
     var head: ResponseHead?
     /// Response bytes received but not yet passed to evhttp.

@@ -44,15 +44,6 @@ extension HostRuntime {
             report(.requestFinished(requestID, instance: schedulerInstance, cpu: .zero, wall: .zero, now: now))
             return
         }
-        if let instance = instances[instanceID], !instance.channel.peerIsAlive() {
-            // Killed an instant ago, its EOF not processed yet: handle the death
-            // now; the scheduler lists this request as lost and, never sent,
-            // it is placed again (SchedulerExecutor.failRequest) rather than
-            // answered 502 for work that never started.
-            instance.channel.close()
-            instanceDied(instance, reason: .endOfFile)
-            return
-        }
         guard let instance = instances[instanceID], let output = instance.channel.output else {
             // Cannot happen while the scheduler and the records agree; answer rather than hang.
             requests[id] = nil
@@ -69,18 +60,23 @@ extension HostRuntime {
         }
         pending.phase = .dispatched
         pending.instance = instanceID
+        // An instance killed an instant ago (its EOF not processed yet) never
+        // reads these frames: its death re-places the request (Supervisor.instanceDied).
+        pending.queuedAt = instance.channel.bytesQueued
         pending.dispatchedAt = tp_monotonic_nanos()
         traceDispatched(request, instance: instanceID, at: pending.dispatchedAt)
         instance.requests.insert(id)
 
         let input = evhttp_request_get_input_buffer(request)
         let bodyLength = input.map { evbuffer_get_length($0) } ?? 0
-        let head = requestHead(request, connection: connection, bodyLength: bodyLength, rewrittenTarget: pending.rewrittenTarget)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(512)
-        FrameEncoder.encode(.requestHead(id: id, head), into: &bytes)
-        evbuffer_add(output, bytes, bytes.count)
-        if let input {
+        // One reused buffer: the head (and the end, without a body) in one add.
+        frameScratch.removeAll(keepingCapacity: true)
+        appendRequestHead(
+            id: id, request, connection: connection, bodyLength: bodyLength, rewrittenTarget: pending.rewrittenTarget,
+            into: &frameScratch)
+        if let input, bodyLength > 0 {
+            evbuffer_add(output, frameScratch, frameScratch.count)
+            frameScratch.removeAll(keepingCapacity: true)
             var remaining = bodyLength
             while remaining > 0 {
                 let chunk = min(remaining, Self.bodyChunkBytes)
@@ -92,8 +88,8 @@ extension HostRuntime {
                 remaining -= chunk
             }
         }
-        let end = FrameEncoder.encode(.requestEnd(id: id))
-        evbuffer_add(output, end, end.count)
+        FrameEncoder.encode(.requestEnd(id: id), into: &frameScratch)
+        evbuffer_add(output, frameScratch, frameScratch.count)
     }
 
     /// Rewrites a body frame header's length for a payload appended separately.
@@ -105,66 +101,117 @@ extension HostRuntime {
         header[3] = UInt8(truncatingIfNeeded: length)
     }
 
-    /// What WSGI's environ needs: method, raw target, version, the client's
-    /// headers (filtered) plus the forwarding headers, peer and server.
-    private func requestHead(
-        _ request: UnsafeMutablePointer<evhttp_request>, connection: OpaquePointer, bodyLength: Int,
-        rewrittenTarget: [UInt8]?
-    ) -> RequestHead {
+    /// Appends the request's head frame: what WSGI's environ needs — method,
+    /// raw target, version, the client's headers (filtered) plus the
+    /// forwarding headers, peer and server. Written straight from evhttp's
+    /// strings (`RequestHeadWriter`): no array or String per header.
+    private func appendRequestHead(
+        id: UInt32, _ request: UnsafeMutablePointer<evhttp_request>, connection: OpaquePointer, bodyLength: Int,
+        rewrittenTarget: [UInt8]?, into frame: inout [UInt8]
+    ) {
         var peerAddress: UnsafeMutablePointer<CChar>?
         var peerPort: UInt16 = 0
         evhttp_connection_get_peer(connection, &peerAddress, &peerPort)
-        let peer = peerAddress.map { String(cString: $0) } ?? ""
+        // A numeric address (ASCII), as evhttp formats it.
+        let peer = UnsafeRawBufferPointer(start: peerAddress, count: peerAddress.map { strlen($0) } ?? 0)
 
-        var headers: [Header] = []
-        var hostHeader: [UInt8]?
+        let method = Self.methodName(evhttp_request_get_command(request))
+        let major = UInt8(bitPattern: request.pointee.major), minor = UInt8(bitPattern: request.pointee.minor)
+        var writer: RequestHeadWriter
+        if let rewrittenTarget {
+            writer = rewrittenTarget.withUnsafeBytes {
+                RequestHeadWriter(id: id, method: method, target: $0, versionMajor: major, versionMinor: minor, into: &frame)
+            }
+        } else if let uri = evhttp_request_get_uri(request) {
+            writer = RequestHeadWriter(
+                id: id, method: method, target: UnsafeRawBufferPointer(start: uri, count: strlen(uri)),
+                versionMajor: major, versionMinor: minor, into: &frame)
+        } else {
+            writer = Self.rootTarget.withUnsafeBytes {
+                RequestHeadWriter(id: id, method: method, target: $0, versionMajor: major, versionMinor: minor, into: &frame)
+            }
+        }
+
+        // Valid while the request lives (evhttp's strings).
+        var hostHeader: UnsafeRawBufferPointer?
         var hadTransferEncoding = false
         var hadContentLength = false
-        var clientForwardedFor: [UInt8]?
+        var clientForwardedFor: UnsafeRawBufferPointer?
         if let input = evhttp_request_get_input_headers(request) {
             var entry = tp_evkeyvalq_first(input)
             while let current = entry {
                 entry = tp_evkeyval_next(current)
                 guard let keyPointer = current.pointee.key, let valuePointer = current.pointee.value else { continue }
-                let name = Array(UnsafeRawBufferPointer(start: keyPointer, count: strlen(keyPointer)))
-                let value = Array(UnsafeRawBufferPointer(start: valuePointer, count: strlen(valuePointer)))
-                let lower = String(decoding: name, as: UTF8.self).lowercased()
-                if lower == "host" { hostHeader = value }
-                if lower == "transfer-encoding" { hadTransferEncoding = true }
-                if lower == "content-length" { hadContentLength = true }
-                if lower == "x-forwarded-for" { clientForwardedFor = value }
-                if Self.droppedRequestHeaders.contains(lower)
-                    || Self.droppedRequestHeaderPrefixes.contains(where: { lower.hasPrefix($0) }) {
-                    continue
-                }
-                headers.append(Header(name: name, value: value))
+                // Names are RFC 9110 tokens (ASCII): FrontGuard refused any other request.
+                let name = UnsafeRawBufferPointer(start: keyPointer, count: strlen(keyPointer))
+                let value = UnsafeRawBufferPointer(start: valuePointer, count: strlen(valuePointer))
+                if ASCIICase.equals(name, "host") { hostHeader = value }
+                if ASCIICase.equals(name, "transfer-encoding") { hadTransferEncoding = true }
+                if ASCIICase.equals(name, "content-length") { hadContentLength = true }
+                if ASCIICase.equals(name, "x-forwarded-for") { clientForwardedFor = value }
+                if Self.isDroppedRequestHeader(name) { continue }
+                writer.header(name: name, value: value, into: &frame)
             }
         }
         // A chunked body arrives decoded: tell the app its length instead.
         if hadTransferEncoding && !hadContentLength {
-            headers.append(Header("Content-Length", String(bodyLength)))
+            writer.header("Content-Length", String(bodyLength), into: &frame)
         }
-        headers.append(Header("X-Forwarded-For", forwardedFor(clientHeader: clientForwardedFor, peer: peer)))
-        headers.append(Header("X-Real-IP", peer))
-        headers.append(Header("X-Forwarded-Proto", "http"))
-        if let hostHeader { headers.append(Header(name: Array("X-Forwarded-Host".utf8), value: hostHeader)) }
+        if let clientForwardedFor, !clientForwardedFor.isEmpty, !configuration.trustedProxies.isEmpty {
+            let peerText = String(decoding: peer, as: UTF8.self)
+            writer.header("X-Forwarded-For", forwardedFor(clientHeader: Array(clientForwardedFor), peer: peerText), into: &frame)
+        } else {
+            writer.header("X-Forwarded-For", value: peer, into: &frame)  // what `ForwardedFor` answers then
+        }
+        writer.header("X-Real-IP", value: peer, into: &frame)
+        writer.header("X-Forwarded-Proto", "http", into: &frame)
+        if let hostHeader { writer.header("X-Forwarded-Host", value: hostHeader, into: &frame) }
 
-        let uri = evhttp_request_get_uri(request)
-        let target = rewrittenTarget ?? uri.map { Array(UnsafeRawBufferPointer(start: $0, count: strlen($0))) } ?? Array("/".utf8)
         let timeout = min(configuration.maxDurationSeconds * 1000, Double(UInt32.max)).rounded()
-        return RequestHead(
-            method: Self.methodName(evhttp_request_get_command(request)),
-            target: target,
-            versionMajor: UInt8(bitPattern: request.pointee.major),
-            versionMinor: UInt8(bitPattern: request.pointee.minor),
-            headers: headers,
-            remoteAddress: peer,
-            remotePort: peerPort,
-            serverName: serverName(hostHeader: hostHeader),
-            serverPort: UInt16(clamping: configuration.port),
-            scheme: "http",
-            timeoutMillis: UInt32(timeout)
-        )
+        withServerName(hostHeader: hostHeader) { serverName in
+            writer.end(
+                remoteAddress: peer, remotePort: peerPort, serverName: serverName,
+                serverPort: UInt16(clamping: configuration.port), scheme: "http", timeoutMillis: UInt32(timeout),
+                into: &frame)
+        }
+    }
+
+    private static let rootTarget = Array("/".utf8)
+    private static let droppedRequestHeaderBytes = droppedRequestHeaders.map { Array($0.utf8) }
+    private static let droppedRequestHeaderPrefixBytes = droppedRequestHeaderPrefixes.map { Array($0.utf8) }
+
+    /// `droppedRequestHeaders` or a `droppedRequestHeaderPrefixes` name, compared as ASCII.
+    private static func isDroppedRequestHeader(_ name: UnsafeRawBufferPointer) -> Bool {
+        for dropped in droppedRequestHeaderBytes where dropped.withUnsafeBytes({ ASCIICase.equals(name, $0) }) {
+            return true
+        }
+        for prefix in droppedRequestHeaderPrefixBytes where prefix.withUnsafeBytes({ ASCIICase.hasPrefix(name, $0) }) {
+            return true
+        }
+        return false
+    }
+
+    /// SERVER_NAME: the Host header without its port, else the listen address.
+    /// An ASCII Host header is cut as bytes; any other goes through `serverName`.
+    private func withServerName(hostHeader: UnsafeRawBufferPointer?, _ body: (UnsafeRawBufferPointer) -> Void) {
+        if let hostHeader, !hostHeader.isEmpty, ASCIICase.isASCII(hostHeader) {
+            let colon = UInt8(ascii: ":")
+            if hostHeader[0] == UInt8(ascii: "["), let close = hostHeader.firstIndex(of: UInt8(ascii: "]")) {
+                body(UnsafeRawBufferPointer(rebasing: hostHeader[1..<close]))
+                return
+            }
+            // As `split(separator: ":", maxSplits: 1).first`: the first non-empty
+            // run without a colon, or the whole value when there is none.
+            guard let start = hostHeader.firstIndex(where: { $0 != colon }) else {
+                body(hostHeader)
+                return
+            }
+            let end = hostHeader[start...].firstIndex(of: colon) ?? hostHeader.endIndex
+            body(UnsafeRawBufferPointer(rebasing: hostHeader[start..<end]))
+            return
+        }
+        var name = serverName(hostHeader: hostHeader.map { Array($0) })
+        name.withUTF8 { body(UnsafeRawBufferPointer($0)) }
     }
 
     /// SERVER_NAME: the Host header without its port, else the listen address.

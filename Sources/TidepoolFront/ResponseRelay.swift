@@ -229,24 +229,43 @@ extension HostRuntime {
         }
         var declared: Int?
         for header in head.headers {
-            let lower = String(decoding: header.name, as: UTF8.self).lowercased()
-            if Self.isHopByHop(lower) { continue }
-            if lower == "content-length" {
+            // ASCII names (all real ones) are compared as bytes; others keep
+            // the Unicode lowercasing they always had.
+            let (hopByHop, isContentLength) = header.name.withUnsafeBytes { name in
+                if ASCIICase.isASCII(name) { return (Self.isHopByHop(asciiName: name), ASCIICase.equals(name, "content-length")) }
+                let lower = String(decoding: name, as: UTF8.self).lowercased()
+                return (Self.isHopByHop(lower), lower == "content-length")
+            }
+            if hopByHop { continue }
+            if isContentLength {
                 guard keepContentLength else { continue }
                 declared = Int(String(decoding: header.value, as: UTF8.self).trimmingCharacters(in: " \t"))
             }
             guard !header.name.contains(0), !header.value.contains(0) else { continue }
-            (header.name + [0]).withUnsafeBufferPointer { name in
-                (header.value + [0]).withUnsafeBufferPointer { value in
-                    name.withMemoryRebound(to: CChar.self) { name in
-                        value.withMemoryRebound(to: CChar.self) { value in
-                            _ = evhttp_add_header(output, name.baseAddress, value.baseAddress)
-                        }
-                    }
-                }
+            Self.withCString(header.name) { name in
+                Self.withCString(header.value) { value in _ = evhttp_add_header(output, name, value) }
             }
         }
         return declared
+    }
+
+    /// `isHopByHop` for an ASCII name, without making a lowercased String.
+    private static func isHopByHop(asciiName name: UnsafeRawBufferPointer) -> Bool {
+        ASCIICase.equals(name, "connection") || ASCIICase.equals(name, "keep-alive")
+            || ASCIICase.equals(name, "transfer-encoding") || ASCIICase.equals(name, "te")
+            || ASCIICase.equals(name, "trailer") || ASCIICase.equals(name, "upgrade")
+            || ASCIICase.hasPrefix(name, UnsafeRawBufferPointer(start: proxyPrefix.utf8Start, count: proxyPrefix.utf8CodeUnitCount))
+    }
+
+    private static let proxyPrefix: StaticString = "proxy-"
+
+    /// `bytes` (no NUL inside) as a C string, on the stack when small.
+    private static func withCString(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> Void) {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: bytes.count + 1) { buffer in
+            bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: $0) }
+            buffer[bytes.count] = 0
+            body(UnsafePointer(buffer.baseAddress!))
+        }
     }
 
     /// Calls `send` with the reason phrase as a C string (nil: evhttp's standard phrase).

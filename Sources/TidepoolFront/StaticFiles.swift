@@ -47,6 +47,36 @@ struct StaticFiles {
         return rootPrefix + relative
     }
 
+    /// `candidate`'s checks on valid UTF-8: starts with `/`, no NUL, no `..` segment.
+    private static func isCandidate(_ path: UnsafeRawBufferPointer) -> Bool {
+        guard path.first == UInt8(ascii: "/") else { return false }
+        var segmentStart = 0
+        for i in 0...path.count {
+            if i < path.count && path[i] == 0 { return false }
+            guard i == path.count || path[i] == UInt8(ascii: "/") else { continue }
+            if i - segmentStart == 2 && path[segmentStart] == UInt8(ascii: ".") && path[segmentStart + 1] == UInt8(ascii: ".") {
+                return false
+            }
+            segmentStart = i + 1
+        }
+        return true
+    }
+
+    /// Whether `stat` finds `rootPrefix` + `relative` (a C string built on the stack).
+    private func statExists(relative: UnsafeRawBufferPointer) -> Bool {
+        var root = rootPrefix
+        return root.withUTF8 { root in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: root.count + relative.count + 1) { name in
+                let raw = UnsafeMutableRawBufferPointer(name)
+                UnsafeMutableRawBufferPointer(rebasing: raw[..<root.count]).copyMemory(from: UnsafeRawBufferPointer(root))
+                UnsafeMutableRawBufferPointer(rebasing: raw[root.count..<(root.count + relative.count)]).copyMemory(from: relative)
+                name[root.count + relative.count] = 0
+                var info = stat()
+                return name.withMemoryRebound(to: CChar.self) { stat($0.baseAddress!, &info) == 0 }
+            }
+        }
+    }
+
     /// `candidate`'s real path, if it lies inside the public directory.
     private func resolve(candidate: String) -> String? {
         guard let real = realpath(candidate, nil) else { return nil }
@@ -64,10 +94,18 @@ struct StaticFiles {
     /// Only a name that exists is resolved, which keeps the traversal check:
     /// a symlink out of the directory is still `.missing`. Both calls follow
     /// symlinks, so when `stat` fails `realpath` would have failed too.
+    ///
+    /// The failing `stat` gets its file name from a stack buffer, checked as
+    /// `candidate` checks it, so a request for the app makes no array or
+    /// String here; only a name that exists builds the candidate String.
     func entry(atURLPath path: String) -> PublicEntry {
-        guard let candidate = candidate(decodedPath: Array(path.utf8)) else { return .missing }
+        var path = path
+        let exists = path.withUTF8 { bytes in
+            guard Self.isCandidate(UnsafeRawBufferPointer(bytes)) else { return false }
+            return statExists(relative: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes).dropFirst()))
+        }
+        guard exists, let candidate = candidate(decodedPath: Array(path.utf8)) else { return .missing }
         var info = stat()
-        guard stat(candidate, &info) == 0 else { return .missing }
         guard let resolved = resolve(candidate: candidate), stat(resolved, &info) == 0 else { return .missing }
         switch info.st_mode & S_IFMT {
         case S_IFREG: return .file

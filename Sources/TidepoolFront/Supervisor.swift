@@ -239,6 +239,7 @@ extension HostRuntime {
         noteInstanceGone(record, died: true)
         // An app that cannot start while the host starts: stop (no replacement).
         if phase == .starting && !record.isReady { beginStop(status: 1) }
+        requeueUnsent(on: record)
         report(.instanceDied(Self.scheduler(record.id), now: now))
         // Requests the scheduler did not list (already answered 504, or their
         // client left) are still held here: free them.
@@ -247,6 +248,25 @@ extension HostRuntime {
                 requests[id] = nil
                 failOnDeadInstance(pending)
             }
+        }
+    }
+
+    /// Requests dispatched to a dead instance of which it never received a
+    /// byte (killed an instant before, its EOF not processed when they were
+    /// placed) go back to `queued`: the scheduler lists them as lost, and
+    /// `SchedulerExecutor.failRequest` places them again rather than answering
+    /// 502 for work that never started. Only those the scheduler will list
+    /// (not already answered 504, client still there).
+    private func requeueUnsent(on record: InstanceRecord) {
+        let written = record.channel.bytesWritten
+        for id in record.requests {
+            guard let pending = requests[id], pending.instance == record.id, pending.phase == .dispatched,
+                  pending.head == nil, pending.request != nil, pending.queuedAt >= written,
+                  let running = scheduler.running[RequestID(UInt64(id))], !running.timedOut, !running.cancelled
+            else { continue }
+            pending.phase = .queued
+            pending.instance = nil
+            record.requests.remove(id)
         }
     }
 

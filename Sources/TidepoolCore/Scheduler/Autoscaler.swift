@@ -89,7 +89,7 @@ public struct Autoscaler: Sendable {
     /// before the event changes anything.
     mutating func advance(to now: Instant) {
         guard now > lastSample else { return }
-        let seconds = (now - lastSample).inSeconds
+        let seconds = Double(now.nanoseconds &- lastSample.nanoseconds) / 1e9  // (now - lastSample).inSeconds
         stableDemand.add(current.instances * seconds, from: lastSample, to: now)
         panicDemand.add(current.instances * seconds, from: lastSample, to: now)
         stableConcurrency.add(current.concurrency * seconds, from: lastSample, to: now)
@@ -134,7 +134,7 @@ public struct Autoscaler: Sendable {
     private func average(_ window: SlidingWindow, _ value: Double, _ now: Instant) -> Double {
         guard now > lastSample, value != 0 else { return window.average(at: now) }
         var projected = window
-        projected.add(value * (now - lastSample).inSeconds, from: lastSample, to: now)
+        projected.add(value * (Double(now.nanoseconds &- lastSample.nanoseconds) / 1e9), from: lastSample, to: now)
         return projected.average(at: now)
     }
 

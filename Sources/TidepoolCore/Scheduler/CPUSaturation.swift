@@ -23,16 +23,30 @@
 ///   once they are done.
 public struct CPUSaturation: Equatable, Sendable {
     public let window: Duration
+    /// `window` in whole nanoseconds, as `Instant - window` uses it: `share`
+    /// runs several times per scheduler event, and converting a `Duration`
+    /// is 128-bit arithmetic.
+    private let windowNanos: Int64
     private var cpuFromRequests: SlidingWindow
     private var busy: SlidingWindow
     /// All busy time so far, so stats samples can be compared with it.
-    public private(set) var busyTotal: Duration = .zero
+    public var busyTotal: Duration { .nanoseconds(busyTotalNanos) }
+    private var busyTotalNanos: Int64 = 0
     /// Stats samples, oldest first; the oldest is the last one at or before
     /// the window's start, so the window is spanned.
     private var samples: [Sample] = []
+    /// CPU and busy seconds between the oldest and the newest sample, computed
+    /// when a sample is recorded rather than at every `share`.
+    private var sampledSpan: SampledSpan?
+
+    private struct SampledSpan: Equatable, Sendable {
+        var cpuSeconds: Double
+        var busySeconds: Double
+    }
 
     /// Below this much busy time a share is noise: report 0.
     static let minimumBusy: Duration = .milliseconds(1)
+    private static let minimumBusySeconds = minimumBusy.inSeconds
 
     private struct Sample: Equatable, Sendable {
         var at: Instant
@@ -42,6 +56,7 @@ public struct CPUSaturation: Equatable, Sendable {
 
     public init(window: Duration, since origin: Instant) {
         self.window = window
+        windowNanos = window.inNanoseconds
         cpuFromRequests = SlidingWindow(length: window, origin: origin, bucketCount: 20)
         busy = SlidingWindow(length: window, origin: origin, bucketCount: 20)
     }
@@ -49,8 +64,9 @@ public struct CPUSaturation: Equatable, Sendable {
     /// The instance had work in flight from `start` to `end`.
     public mutating func recordBusy(from start: Instant, to end: Instant) {
         guard end > start else { return }
-        busy.add((end - start).inSeconds, from: start, to: end)
-        busyTotal += end - start
+        let nanos = end.nanoseconds &- start.nanoseconds
+        busy.add(Double(nanos) / 1e9, from: start, to: end)
+        busyTotalNanos &+= nanos
     }
 
     /// A request finished on this instance having used `cpu` over `wall`.
@@ -71,6 +87,13 @@ public struct CPUSaturation: Equatable, Sendable {
         while samples.count > 2, samples[1].at <= windowStart {
             samples.removeFirst()
         }
+        if samples.count >= 2, let newest = samples.last {
+            let oldest = samples[0]
+            sampledSpan = SampledSpan(
+                cpuSeconds: (newest.cpu - oldest.cpu).inSeconds, busySeconds: (newest.busy - oldest.busy).inSeconds)
+        } else {
+            sampledSpan = nil
+        }
     }
 
     /// The CPU share of the busy time in the window ending at `now`: 0 when
@@ -81,16 +104,15 @@ public struct CPUSaturation: Equatable, Sendable {
 
     private func requestShare(at now: Instant) -> Double {
         let busySeconds = busy.sum(at: now)
-        guard busySeconds >= Self.minimumBusy.inSeconds else { return 0 }
+        guard busySeconds >= Self.minimumBusySeconds else { return 0 }
         return cpuFromRequests.sum(at: now) / busySeconds
     }
 
     private func statsShare(at now: Instant) -> Double? {
         // Stats older than the window say nothing about now.
-        guard samples.count >= 2, let newest = samples.last, newest.at > now - window else { return nil }
-        let oldest = samples[0]
-        let busySeconds = (newest.busy - oldest.busy).inSeconds
-        guard busySeconds >= Self.minimumBusy.inSeconds else { return nil }
-        return max(0, (newest.cpu - oldest.cpu).inSeconds / busySeconds)
+        guard let span = sampledSpan, let newest = samples.last,
+              newest.at.nanoseconds > now.nanoseconds &- windowNanos else { return nil }
+        guard span.busySeconds >= Self.minimumBusySeconds else { return nil }
+        return max(0, span.cpuSeconds / span.busySeconds)
     }
 }

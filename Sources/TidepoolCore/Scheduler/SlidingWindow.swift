@@ -67,14 +67,20 @@ public struct SlidingWindow: Equatable, Sendable {
     /// The time the window ending at `now` covers: from the start of its oldest
     /// bucket (or the origin, if later) to `now`.
     public func covered(at now: Instant) -> Duration {
+        .nanoseconds(coveredNanos(at: now))
+    }
+
+    private func coveredNanos(at now: Instant) -> Int64 {
         let oldest = (index(of: now.nanoseconds) - Int64(buckets.count) + 1) * bucketNanos
-        return .nanoseconds(max(0, now.nanoseconds - max(oldest, origin.nanoseconds)))
+        return max(0, now.nanoseconds - max(oldest, origin.nanoseconds))
     }
 
     /// `sum ÷ covered seconds`: the time-weighted average of a rate whose
     /// amounts are per-second quantities (0 when no time is covered yet).
+    /// In integer nanoseconds: the scheduler averages twice per event, and a
+    /// `Duration` round trip is a 128-bit multiplication and division.
     public func average(at now: Instant) -> Double {
-        let seconds = covered(at: now).inSeconds
+        let seconds = Double(coveredNanos(at: now)) / 1e9
         return seconds > 0 ? sum(at: now) / seconds : 0
     }
 
