@@ -195,6 +195,6 @@ final class Response: @unchecked Sendable {
     /// HEAD answers and 1xx/204/304 statuses declare a length they never send.
     private var mayDeclareUnsentBody: Bool {
         guard let code = status?.code else { return true }
-        return request.head.method != "HEAD" && code >= 200 && code != 204 && code != 304
+        return !request.head.methodIs("HEAD") && code >= 200 && code != 204 && code != 304
     }
 }
