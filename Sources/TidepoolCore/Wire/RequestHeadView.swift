@@ -45,7 +45,7 @@ public struct RequestHeadView: Sendable {
         scheme = try reader.utf8Range("scheme")
         timeoutMillis = try reader.u32("timeout")
         guard reader.remaining == 0 else { throw .trailingBytes(kind: .requestHead, count: reader.remaining) }
-        payload = Array(raw)
+        payload = Array(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
     }
 
     /// Calls `body` with the range of each header's name and value, in order.

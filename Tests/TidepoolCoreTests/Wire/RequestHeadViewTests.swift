@@ -77,3 +77,22 @@ import Testing
         #expect(view.head == head)
     }
 }
+
+@Suite struct HeaderBlockTests {
+    @Test(arguments: [
+        [Header]([]),
+        [Header("content-type", "text/plain")],
+        [Header("Content-Length", "5"), Header(name: [0xFF, 0x41], value: []), Header("", "")],
+    ])
+    func encodesLikeTheFrameEncoder(_ headers: [Header]) {
+        var block = HeaderBlock()
+        for header in headers {
+            header.name.withUnsafeBytes { name in header.value.withUnsafeBytes { value in block.append(name: name, value: value) } }
+        }
+        #expect(block.count == headers.count)
+        var direct: [UInt8] = [1, 2]
+        FrameEncoder.encodeResponseHead(id: 77, status: 404, reason: "Nöt Found", headers: block, into: &direct)
+        let expected = [1, 2] + FrameEncoder.encode(.responseHead(id: 77, ResponseHead(status: 404, reason: "Nöt Found", headers: headers)))
+        #expect(direct == expected)
+    }
+}
