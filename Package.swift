@@ -1,5 +1,26 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+/// How the instance links CPython. Release builds link CPython's own static, non-PIC build into
+/// the `tidepool` executable, the way Debian links /usr/bin/python3.11: the shared,
+/// position-independent libpython3.11.so runs the same Flask request in 12 % more instructions
+/// (callgrind: 414k against 370k per call, README "Performance"). `scripts/lib.sh` turns
+/// Debian's libpython3.11.a into one relocatable object first, because the static Swift runtime
+/// links with `--exclude-libs ALL`, which would hide an archive's symbols from the extension
+/// modules (`_json`, ...) that must bind to this copy. Without that object (a plain
+/// `swift build`), and in debug builds, the shared library is linked.
+let staticPythonObject = Context.packageDirectory + "/.build/libpython3.11-static.o"
+let pythonLinkage: [LinkerSetting] =
+    FileManager.default.fileExists(atPath: staticPythonObject)
+    ? [
+        .linkedLibrary("python3.11", .when(configuration: .debug)),
+        .unsafeFlags(
+            ["-Xclang-linker", "-no-pie", "-Xlinker", staticPythonObject, "-lz", "-lexpat", "-lm"],
+            .when(platforms: [.linux], configuration: .release)
+        ),
+    ]
+    : [.linkedLibrary("python3.11")]
 
 let package = Package(
     name: "Tidepool",
@@ -24,7 +45,7 @@ let package = Package(
         ),
         .systemLibrary(
             name: "CPython",
-            pkgConfig: "python3-embed",
+            pkgConfig: "python3",  // headers only: `pythonLinkage` links it
             providers: [.apt(["libpython3-dev"])]
         ),
         .target(name: "CTidepoolLinux"),
@@ -57,7 +78,8 @@ let package = Package(
             dependencies: [
                 "TidepoolCore", "CPython", "CTidepoolLinux",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            linkerSettings: pythonLinkage
         ),
         // The CLI: wiring only.
         .executableTarget(
