@@ -3,9 +3,10 @@ import TidepoolCore
 
 /// Builds the PEP 3333 environ dict for a request, natively (no Python code).
 ///
-/// The usual request takes the fast path: keys and repeating values come from
-/// `EnvironCache`, the dict is presized, and header values are decoded straight
-/// from the wire bytes. Repeated headers (which must be joined) and a full
+/// The usual request takes the fast path: the dict starts as a copy of one
+/// holding the constant entries, keys and repeating values come from
+/// `EnvironCache`, and every value is decoded straight from the head's wire
+/// bytes (`RequestHeadView`), with no Swift String in between. Repeated headers (which must be joined) and a full
 /// cache take the general path through `joinedHeaders`.
 final class Environ: @unchecked Sendable {
     // Invariant: immutable after init; `make` runs only with the GIL held,
@@ -18,14 +19,16 @@ final class Environ: @unchecked Sendable {
     init(runtime: PythonRuntime, multithread: Bool) {
         self.runtime = runtime
         self.multithread = multithread
-        self.cache = EnvironCache()
+        self.cache = EnvironCache(wsgiVersion: runtime.wsgiVersion, multithread: multithread)
     }
 
     /// A new dict, or nil with a Python exception set.
     func make(for request: PendingRequest) -> PyObjectPointer? {
         let head = request.head
-        guard let environ = _PyDict_NewPresized(20 + head.headers.count) else { return nil }
-        let (path, query) = Environ.splitTarget(head.target)
+        let payload = head.payload
+        let hasBody = !request.body.isEmpty
+        guard let environ = cache.newEnviron(extra: 14 + head.headerCount) else { return nil }
+        let (path, query) = Environ.splitTarget(payload[head.target])
         var ok = true
         /// Stores `value` (a new reference, consumed) under `key`; nil means a Python error is set.
         func set(_ key: PyObjectPointer, _ value: PyObjectPointer?) {
@@ -36,38 +39,27 @@ final class Environ: @unchecked Sendable {
             if ok { ok = PyDict_SetItem(environ, key, value) == 0 }
             Py_DecRef(value)
         }
-        func shared(_ object: PyObjectPointer) -> PyObjectPointer {
-            Py_IncRef(object)
-            return object
-        }
         let c = cache
 
-        set(c.requestMethod, c.string(head.method))
-        set(c.scriptName, shared(c.empty))
+        set(c.requestMethod, c.methods.string(payload[head.method]))
         set(c.pathInfo, path.contains(UInt8(ascii: "%")) ? Python.latin1String(PercentDecoding.decode(path)) : Python.latin1String(path))
-        set(c.queryString, query.isEmpty ? shared(c.empty) : Python.latin1String(query))
-        set(c.serverName, c.string(head.serverName))
+        set(c.queryString, query.isEmpty ? c.emptyString() : Python.latin1String(query))
+        set(c.serverName, c.serverNames.string(payload[head.serverName]))
         set(c.serverPort, c.port(head.serverPort))
-        set(c.serverProtocol, head.versionMajor == 1 && head.versionMinor == 1
-            ? c.string("HTTP/1.1") : c.string("HTTP/\(head.versionMajor).\(head.versionMinor)"))
-        set(c.remoteAddr, c.address(head.remoteAddress))
-        set(c.remotePort, Python.string(from: String(head.remotePort)))
+        set(c.serverProtocol, c.serverProtocol(major: head.versionMajor, minor: head.versionMinor))
+        set(c.remoteAddr, c.addresses.string(payload[head.remoteAddress]))
+        set(c.remotePort, Environ.decimal(head.remotePort))
 
-        if !setHeadersFast(head.headers, in: environ, hasBody: !request.body.isEmpty) {
-            setHeadersJoined(head.headers, in: environ, hasBody: !request.body.isEmpty)
+        if !setHeadersFast(head, in: environ, hasBody: hasBody) {
+            setHeadersJoined(head.head.headers, in: environ, hasBody: hasBody)
         }
-        if !request.body.isEmpty {
+        if hasBody {
             set(c.contentLength, Python.string(from: String(request.body.count)))
         }
 
-        set(c.wsgiVersion, shared(runtime.wsgiVersion))
-        set(c.wsgiURLScheme, c.string(head.scheme))
+        set(c.wsgiURLScheme, c.schemes.string(payload[head.scheme]))
         set(c.wsgiInput, makeInput(request.body))
-        set(c.wsgiInputTerminated, tp_true())
-        set(c.wsgiErrors, PySys_GetObject("stderr").map(shared) ?? tp_none())
-        set(c.wsgiMultithread, tp_bool(multithread ? 1 : 0))
-        set(c.wsgiMultiprocess, tp_true())
-        set(c.wsgiRunOnce, tp_false())
+        set(c.wsgiErrors, c.stderr())
         guard ok, PyErr_Occurred() == nil else {
             Py_DecRef(environ)
             return nil
@@ -77,33 +69,54 @@ final class Environ: @unchecked Sendable {
 
     /// Sets the header entries when every name is cached and none repeats
     /// (the usual request); returns false, having set nothing, otherwise.
-    private func setHeadersFast(_ headers: [Header], in environ: PyObjectPointer, hasBody: Bool) -> Bool {
-        guard headers.count <= 64 else { return false }
-        return withUnsafeTemporaryAllocation(of: EnvironCache.HeaderKey.self, capacity: headers.count) { keys in
+    private func setHeadersFast(_ head: RequestHeadView, in environ: PyObjectPointer, hasBody: Bool) -> Bool {
+        let count = head.headerCount
+        guard count <= EnvironCache.positions else { return false }
+        let payload = head.payload
+        return withUnsafeTemporaryAllocation(of: (key: EnvironCache.HeaderKey, value: Range<Int>).self, capacity: count) { keys in
             var lengthIndex: Int?
-            for (index, header) in headers.enumerated() {
-                let key = cache.key(forHeader: header.name)
+            var index = 0
+            var usable = true
+            head.forEachHeader { name, value in
+                guard usable else { return }
+                let key = cache.key(forHeader: payload[name], at: index)
                 switch key {
-                case .uncached: return false
+                case .uncached: usable = false
                 case .contentLength:
-                    if lengthIndex != nil { return false }
+                    if lengthIndex != nil { usable = false }
                     lengthIndex = index
                 case .dropped: break
                 case .key(let object):
                     for earlier in 0..<index {
-                        if case .key(let seen) = keys[earlier], seen == object { return false }
+                        if case .key(let seen) = keys[earlier].key, seen == object { usable = false }
                     }
                 }
-                keys[index] = key
+                keys[index] = (key, value)
+                index += 1
             }
-            for (index, header) in headers.enumerated() {
-                guard case .key(let object) = keys[index] else { continue }
-                guard setLatin1(environ, object, header.value) else { return true }
+            guard usable else { return false }
+            for entry in keys.prefix(count) {
+                guard case .key(let object) = entry.key else { continue }
+                guard setLatin1(environ, object, payload[entry.value]) else { return true }
             }
             if !hasBody, let lengthIndex {
-                _ = setLatin1(environ, cache.contentLength, headers[lengthIndex].value)
+                _ = setLatin1(environ, cache.contentLength, payload[keys[lengthIndex].value])
             }
             return true
+        }
+    }
+
+    /// The decimal `str` of a port (the remote port changes with every connection: not cached).
+    private static func decimal(_ number: UInt16) -> PyObjectPointer? {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 5) { digits in
+            var value = number
+            var start = 5
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+            } while value > 0
+            return Python.latin1String(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(digits)[start..<5]))
         }
     }
 
@@ -126,8 +139,8 @@ final class Environ: @unchecked Sendable {
     }
 
     /// `environ[key] = value.decode("latin-1")`; false with a Python error set.
-    private func setLatin1(_ environ: PyObjectPointer, _ key: PyObjectPointer, _ value: [UInt8]) -> Bool {
-        guard let object = value.withUnsafeBytes({ Python.latin1String($0) }) else { return false }
+    private func setLatin1(_ environ: PyObjectPointer, _ key: PyObjectPointer, _ value: some Collection<UInt8>) -> Bool {
+        guard let object = Python.latin1String(value) else { return false }
         defer { Py_DecRef(object) }
         return PyDict_SetItem(environ, key, object) == 0
     }
@@ -145,7 +158,7 @@ final class Environ: @unchecked Sendable {
 
     /// Splits a request-target into its path (still percent-encoded) and raw
     /// query. An absolute-form target (`http://host/p`) keeps only its path.
-    static func splitTarget(_ target: [UInt8]) -> (path: ArraySlice<UInt8>, query: ArraySlice<UInt8>) {
+    static func splitTarget(_ target: ArraySlice<UInt8>) -> (path: ArraySlice<UInt8>, query: ArraySlice<UInt8>) {
         var start = target.startIndex
         if target.first != UInt8(ascii: "/"), let schemeEnd = firstIndex(of: Array("://".utf8), in: target), target[..<schemeEnd].allSatisfy(isSchemeByte) {
             let authorityStart = schemeEnd + 3
@@ -191,11 +204,11 @@ final class Environ: @unchecked Sendable {
         (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
     }
 
-    private static func firstIndex(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
+    private static func firstIndex(of needle: [UInt8], in haystack: ArraySlice<UInt8>) -> Int? {
         guard haystack.count >= needle.count, let first = needle.first else { return nil }
-        var index = 0
-        while index + needle.count <= haystack.count {
-            if haystack[index] == first && Array(haystack[index..<(index + needle.count)]) == needle { return index }
+        var index = haystack.startIndex
+        while index + needle.count <= haystack.endIndex {
+            if haystack[index] == first && haystack[index..<(index + needle.count)].elementsEqual(needle) { return index }
             index += 1
         }
         return nil

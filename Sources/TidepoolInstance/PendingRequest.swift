@@ -7,12 +7,13 @@ import TidepoolCore
 /// hand-over), so it needs no lock of its own.
 final class PendingRequest: @unchecked Sendable {
     let id: UInt32
-    let head: RequestHead
+    /// The head in its wire bytes (the environ is built straight from them).
+    let head: RequestHeadView
     var body: [UInt8] = []
     /// When the head reached the instance (monotonic ns): the start of the wall time.
     let arrival: UInt64
 
-    init(id: UInt32, head: RequestHead, arrival: UInt64) {
+    init(id: UInt32, head: RequestHeadView, arrival: UInt64) {
         self.id = id
         self.head = head
         self.arrival = arrival
@@ -20,6 +21,6 @@ final class PendingRequest: @unchecked Sendable {
 
     /// `METHOD /path` for log lines (the raw target, lossily decoded).
     var summary: String {
-        "\(head.method) \(String(decoding: head.target.prefix(300), as: UTF8.self))"
+        "\(head.string(head.method)) \(String(decoding: head.payload[head.target].prefix(300), as: UTF8.self))"
     }
 }

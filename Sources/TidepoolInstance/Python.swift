@@ -77,6 +77,28 @@ enum Python {
         return bytes(encoded)
     }
 
+    /// Calls `body` with the latin-1 bytes of a `str` (in place when it is
+    /// stored as ASCII, the usual case); nil if `object` is not a str or
+    /// holds a code point above U+00FF.
+    static func withLatin1Bytes<R>(_ object: PyObjectPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        var length: Py_ssize_t = 0
+        if let ascii = tp_ascii_data(object, &length) {
+            return body(UnsafeRawBufferPointer(start: ascii, count: Int(length)))
+        }
+        guard tp_unicode_check(object) != 0 else { return nil }
+        guard let encoded = PyUnicode_AsLatin1String(object) else {
+            PyErr_Clear()
+            return nil
+        }
+        defer { Py_DecRef(encoded) }
+        var pointer: UnsafeMutablePointer<CChar>?
+        guard PyBytes_AsStringAndSize(encoded, &pointer, &length) == 0 else {
+            PyErr_Clear()
+            return nil
+        }
+        return body(UnsafeRawBufferPointer(start: pointer, count: Int(length)))
+    }
+
     /// The contents of a `bytes` object.
     static func bytes(_ object: PyObjectPointer) -> [UInt8] {
         var pointer: UnsafeMutablePointer<CChar>?

@@ -16,7 +16,7 @@ import TidepoolCore
 /// (this is how instances never outlive the host). A malformed frame means
 /// the host is broken: exit 2.
 final class Reader: @unchecked Sendable {
-    // Invariant: `buffer`, `receiving` and `chunk` are only touched with
+    // Invariant: `buffer`, `receiving`, `chunk` and `decoded` are only touched with
     // `readMutex` held; `server` is immutable.
     static let readSize = 256 << 10
 
@@ -24,6 +24,8 @@ final class Reader: @unchecked Sendable {
     private let readMutex = Lock()
     private var buffer: [UInt8] = []
     private var chunk = [UInt8](repeating: 0, count: Reader.readSize)
+    /// The frames of one read, reused (its capacity) from read to read.
+    private var decoded: [InstanceInbound] = []
     /// Requests whose head arrived but not their end yet.
     private var receiving: [UInt32: PendingRequest] = [:]
 
@@ -80,28 +82,50 @@ final class Reader: @unchecked Sendable {
     }
 
     private func decodeAndHandle(wake: Bool, holdingGIL: Bool) {
+        // Every complete frame is decoded before any is handled: a malformed
+        // one ends the process before a request of its batch can start.
         // (A Result, not a throwing closure: typed throws through the
         // rethrowing withUnsafeBytes crashes the 6.3 compiler.)
-        let result = buffer.withUnsafeBytes { raw -> Result<(frames: [Frame], consumed: Int), FrameError> in
-            do throws(FrameError) { return .success(try FrameDecoder.decodeAll(raw)) } catch { return .failure(error) }
+        let result = buffer.withUnsafeBytes { raw -> Result<Int, FrameError> in
+            var offset = 0
+            do throws(FrameError) {
+                while let (frame, used) = try FrameDecoder.decodeInbound(UnsafeRawBufferPointer(rebasing: raw[offset...])) {
+                    decoded.append(frame)
+                    offset += used
+                }
+            } catch { return .failure(error) }
+            return .success(offset)
         }
-        let decoded: (frames: [Frame], consumed: Int)
+        let consumed: Int
         switch result {
-        case .success(let value): decoded = value
+        case .success(let value): consumed = value
         case .failure(let error): Diagnostics.exit(2, "malformed frame from the host: \(error); exiting")
         }
-        if decoded.consumed > 0 { buffer.removeFirst(decoded.consumed) }
-        for frame in decoded.frames { handle(frame, wake: wake, holdingGIL: holdingGIL) }
+        if consumed == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+        } else if consumed > 0 {
+            buffer.removeFirst(consumed)
+        }
+        for frame in decoded { handle(frame, wake: wake, holdingGIL: holdingGIL) }
+        decoded.removeAll(keepingCapacity: true)
     }
 
-    private func handle(_ frame: Frame, wake: Bool, holdingGIL: Bool) {
-        switch frame {
+    private func handle(_ inbound: InstanceInbound, wake: Bool, holdingGIL: Bool) {
+        let frame: Frame
+        switch inbound {
         case .requestHead(let id, let head):
             guard receiving[id] == nil else {
                 Diagnostics.exit(2, "the host sent a second head for request \(id); exiting")
             }
             server.queue.accepted()
             receiving[id] = PendingRequest(id: id, head: head, arrival: Clock.now())
+            return
+        case .frame(let other):
+            frame = other
+        }
+        switch frame {
+        case .requestHead:
+            Diagnostics.exit(2, "internal error: a request head decoded as a Frame; exiting")
         case .requestBody(let id, let bytes):
             receiving[id]?.body.append(contentsOf: bytes)
         case .requestEnd(let id):

@@ -24,7 +24,7 @@ final class Response: @unchecked Sendable {
 
     /// Status and headers from the last valid `start_response` call.
     private(set) var status: (code: UInt16, reason: String)?
-    private var headers: [Header] = []
+    private var headers = HeaderBlock()
     /// The app's own Content-Length, which it must not exceed.
     private(set) var declaredLength: Int?
     /// Bytes of body produced under the current head.
@@ -64,7 +64,7 @@ final class Response: @unchecked Sendable {
 
     /// Sets (or, under exc_info, replaces) the head. Anything produced under a
     /// replaced head that has not reached the socket is dropped with it.
-    func setHead(code: UInt16, reason: String, headers: [Header], declaredLength: Int?) {
+    func setHead(code: UInt16, reason: String, headers: HeaderBlock, declaredLength: Int?) {
         precondition(!headWritten, "a head that reached the host cannot be replaced")
         pending.removeAll(keepingCapacity: true)
         headEncoded = false
@@ -172,9 +172,7 @@ final class Response: @unchecked Sendable {
 
     private func encodeHeadIfNeeded() {
         guard !headEncoded, let status else { return }
-        FrameEncoder.encode(.responseHead(id: request.id, ResponseHead(
-            status: status.code, reason: status.reason, headers: headers
-        )), into: &pending)
+        FrameEncoder.encodeResponseHead(id: request.id, status: status.code, reason: status.reason, headers: headers, into: &pending)
         headEncoded = true
     }
 
@@ -195,6 +193,6 @@ final class Response: @unchecked Sendable {
     /// HEAD answers and 1xx/204/304 statuses declare a length they never send.
     private var mayDeclareUnsentBody: Bool {
         guard let code = status?.code else { return true }
-        return request.head.method != "HEAD" && code >= 200 && code != 204 && code != 304
+        return !request.head.methodIs("HEAD") && code >= 200 && code != 204 && code != 304
     }
 }

@@ -157,7 +157,8 @@ private func writeFunction(_ capsule: PyObjectPointer?, _ data: PyObjectPointer?
 struct ParsedHead {
     var code: UInt16
     var reason: String
-    var headers: [Header]
+    /// The headers in their wire form.
+    var headers: HeaderBlock
     var declaredLength: Int?
 
     struct Invalid: Error {
@@ -173,7 +174,7 @@ struct ParsedHead {
         }
         guard statusBytes.count >= 4, statusBytes[0...2].allSatisfy(isDigit), statusBytes[3] == UInt8(ascii: " "),
               !statusBytes.contains(where: isControl),
-              let code = UInt16(String(decoding: statusBytes[0...2], as: UTF8.self)), code >= 100 else {
+              case let code = statusBytes[0...2].reduce(UInt16(0), { $0 * 10 + UInt16($1 - UInt8(ascii: "0")) }), code >= 100 else {
             return .failure(Invalid(reason: "the status \(quote(statusBytes)) does not look like '200 OK'"))
         }
         let reason = statusBytes[4...].allSatisfy({ $0 < 0x80 })
@@ -182,8 +183,7 @@ struct ParsedHead {
             return .failure(Invalid(reason: "response_headers must be a list of (name, value) tuples, not \(String(cString: tp_type_name(list)))"))
         }
         let count = PySequence_Size(list)
-        var headers: [Header] = []
-        headers.reserveCapacity(count)
+        var headers = HeaderBlock()
         var declaredLength: Int?
         for index in 0..<count {
             guard let item = PySequence_GetItem(list, index) else {
@@ -202,30 +202,44 @@ struct ParsedHead {
                 return .failure(Invalid(reason: "response_headers[\(index)] is not a (name, value) tuple"))
             }
             defer { Py_DecRef(valueObject) }
-            guard let name = Python.latin1Bytes(nameObject), !name.isEmpty,
-                  !name.contains(where: { isControl($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: " ") }) else {
-                return .failure(Invalid(reason: "header name \(describe(nameObject)) must be a non-empty latin-1 str without ':', spaces, CR or LF"))
+            // The name and value are read in place (no copy) and go straight
+            // into the wire block once both are valid.
+            func badName() -> Invalid {
+                Invalid(reason: "header name \(describe(nameObject)) must be a non-empty latin-1 str without ':', spaces, CR or LF")
             }
-            guard let value = Python.latin1Bytes(valueObject), !value.contains(where: isControl) else {
-                return .failure(Invalid(reason: "header \(quote(name)) has value \(describe(valueObject)), which must be a latin-1 str without CR or LF"))
-            }
-            if isContentLength(name) {
-                guard let length = Int(String(decoding: value.filter { $0 != UInt8(ascii: " ") }, as: UTF8.self)), length >= 0 else {
-                    return .failure(Invalid(reason: "Content-Length \(quote(value)) is not a number"))
+            let outcome = Python.withLatin1Bytes(nameObject) { name -> Invalid? in
+                guard !name.isEmpty,
+                      !name.contains(where: { isControl($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: " ") }) else {
+                    return badName()
                 }
-                declaredLength = length
+                func badValue() -> Invalid {
+                    Invalid(reason: "header \(quote(name)) has value \(describe(valueObject)), which must be a latin-1 str without CR or LF")
+                }
+                let valueOutcome = Python.withLatin1Bytes(valueObject) { value -> Invalid? in
+                    guard !value.contains(where: isControl) else { return badValue() }
+                    if isContentLength(name) {
+                        guard let length = Int(String(decoding: value.filter { $0 != UInt8(ascii: " ") }, as: UTF8.self)), length >= 0 else {
+                            return Invalid(reason: "Content-Length \(quote(value)) is not a number")
+                        }
+                        declaredLength = length
+                    }
+                    headers.append(name: name, value: value)
+                    return nil
+                }
+                return valueOutcome ?? badValue()
             }
-            headers.append(Header(name: name, value: value))
+            if let invalid = outcome ?? badName() { return .failure(invalid) }
         }
         return .success(ParsedHead(code: code, reason: reason, headers: headers, declaredLength: declaredLength))
     }
 
     /// `name` is "content-length" in any case (ASCII case folding only, like HTTP).
-    private static func isContentLength(_ name: [UInt8]) -> Bool {
-        let expected = "content-length".utf8
-        guard name.count == expected.count else { return false }
+    private static func isContentLength(_ name: UnsafeRawBufferPointer) -> Bool {
+        let expected: StaticString = "content-length"
+        guard name.count == expected.utf8CodeUnitCount else { return false }
         // (`| 0x20` folds A-Z; the only other byte it maps onto "-" is CR, rejected above.)
-        return zip(name, expected).allSatisfy { byte, lower in byte | 0x20 == lower }
+        for index in 0..<name.count where name[index] | 0x20 != expected.utf8Start[index] { return false }
+        return true
     }
 
     private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }

@@ -86,7 +86,7 @@ public enum FrameEncoder {
         buffer.appendU32(UInt32(5 + bytes.count))
         buffer.append(kind.rawValue)
         buffer.appendU32(id)
-        buffer.append(contentsOf: bytes)
+        buffer.appendRaw(bytes)
     }
 }
 
@@ -106,6 +106,12 @@ extension [UInt8] {
     @inline(__always) mutating func appendU64(_ value: UInt64) {
         appendU32(UInt32(truncatingIfNeeded: value >> 32))
         appendU32(UInt32(truncatingIfNeeded: value))
+    }
+
+    /// Appends raw memory with one copy (`append(contentsOf:)` given an
+    /// `UnsafeRawBufferPointer` copies byte by byte: it has no contiguous view).
+    @inline(__always) mutating func appendRaw(_ raw: UnsafeRawBufferPointer) {
+        append(contentsOf: UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
     }
 
     mutating func appendBytes(_ bytes: [UInt8]) {

@@ -1,0 +1,98 @@
+import Testing
+@testable import TidepoolCore
+
+/// `FrameDecoder.decodeInbound` must accept and reject exactly what `decode`
+/// does, and a `RequestHeadView` must hold the same head.
+@Suite struct RequestHeadViewTests {
+    /// What a decoder made of some bytes, comparable across the two decoders.
+    private enum Outcome: Equatable {
+        case incomplete
+        case frame(Frame, consumed: Int)
+        case error(FrameError)
+    }
+
+    private func plain(_ bytes: [UInt8]) -> Outcome {
+        bytes.withUnsafeBytes { raw in
+            do throws(FrameError) {
+                guard let (frame, used) = try FrameDecoder.decode(raw) else { return .incomplete }
+                return .frame(frame, consumed: used)
+            } catch { return .error(error) }
+        }
+    }
+
+    private func inbound(_ bytes: [UInt8]) -> Outcome {
+        bytes.withUnsafeBytes { raw in
+            do throws(FrameError) {
+                guard let (frame, used) = try FrameDecoder.decodeInbound(raw) else { return .incomplete }
+                switch frame {
+                case .requestHead(let id, let view): return .frame(.requestHead(id: id, view.head), consumed: used)
+                case .frame(let frame): return .frame(frame, consumed: used)
+                }
+            } catch { return .error(error) }
+        }
+    }
+
+    @Test(arguments: FrameSamples.all)
+    func agreesWithDecodeOnEverySample(_ frame: Frame) {
+        let bytes = FrameEncoder.encode(frame)
+        #expect(inbound(bytes) == .frame(frame, consumed: bytes.count))
+        #expect(inbound(bytes + [0, 0, 0]) == .frame(frame, consumed: bytes.count))
+        for cut in 0..<bytes.count {
+            #expect(inbound(Array(bytes[..<cut])) == .incomplete)
+        }
+    }
+
+    /// Every corruption of a byte (length prefixes, counts, UTF-8, ports)
+    /// gives the same frame or the same error from both decoders.
+    @Test(arguments: FrameSamples.all.filter { $0.kind == .requestHead })
+    func agreesWithDecodeOnCorruptedHeads(_ frame: Frame) {
+        let bytes = FrameEncoder.encode(frame)
+        for index in 0..<bytes.count {
+            for value: UInt8 in [0x00, 0x01, 0x7F, 0x80, 0xC3, 0xFF] {
+                var corrupted = bytes
+                corrupted[index] = value
+                #expect(inbound(corrupted) == plain(corrupted), "byte \(index) = \(value)")
+            }
+        }
+    }
+
+    @Test func fieldsAndHelpers() throws {
+        let head = RequestHead(
+            method: "HEAD", target: Array("/a?b".utf8), headers: [Header("Host", "x"), Header("Accept", "*/*")],
+            remoteAddress: "10.0.0.1", remotePort: 5, serverName: "é.example", serverPort: 8080, scheme: "https"
+        )
+        let bytes = FrameEncoder.encode(.requestHead(id: 3, head))
+        let view = try #require(bytes.withUnsafeBytes { raw -> RequestHeadView? in
+            guard case .requestHead(_, let view)? = try? FrameDecoder.decodeInbound(raw)?.frame else { return nil }
+            return view
+        })
+        #expect(view.methodIs("HEAD"))
+        #expect(!view.methodIs("GET"))
+        #expect(!view.methodIs("HEADS"))
+        #expect(view.string(view.serverName) == "é.example")
+        #expect(Array(view.payload[view.target]) == Array("/a?b".utf8))
+        var names: [String] = []
+        view.forEachHeader { name, value in names.append(Latin1.string(view.payload[name]) + "=" + Latin1.string(view.payload[value])) }
+        #expect(names == ["Host=x", "Accept=*/*"])
+        #expect(view.head == head)
+    }
+}
+
+@Suite struct HeaderBlockTests {
+    @Test(arguments: [
+        [Header]([]),
+        [Header("content-type", "text/plain")],
+        [Header("Content-Length", "5"), Header(name: [0xFF, 0x41], value: []), Header("", "")],
+    ])
+    func encodesLikeTheFrameEncoder(_ headers: [Header]) {
+        var block = HeaderBlock()
+        for header in headers {
+            header.name.withUnsafeBytes { name in header.value.withUnsafeBytes { value in block.append(name: name, value: value) } }
+        }
+        #expect(block.count == headers.count)
+        var direct: [UInt8] = [1, 2]
+        FrameEncoder.encodeResponseHead(id: 77, status: 404, reason: "Nöt Found", headers: block, into: &direct)
+        let expected = [1, 2] + FrameEncoder.encode(.responseHead(id: 77, ResponseHead(status: 404, reason: "Nöt Found", headers: headers)))
+        #expect(direct == expected)
+    }
+}
