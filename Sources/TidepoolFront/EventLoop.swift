@@ -11,6 +11,7 @@ final class EventLoop {
     private var signalEvents: [SignalEvent] = []
     private var timerObjects: [ObjectIdentifier: Timer] = [:]
     private var iterationEnds: [IterationEnd] = []
+    private var readWatches: [ReadWatch] = []
 
     init() throws(HostError) {
         // The epoll changelist coalesces the add/del pairs evhttp makes for one
@@ -23,12 +24,17 @@ final class EventLoop {
         event_config_set_flag(config, Int32(EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST.rawValue))
         guard let base = event_base_new_with_config(config) else { throw .eventBase }
         self.base = base
+        // Two priorities: 0 for `watchReadable(urgent: true)` (caches that must
+        // be current before any request of the same pass reads them), 1 (the
+        // default for every other event, evhttp's included) for the rest.
+        event_base_priority_init(base, 2)
     }
 
     deinit {
         for timer in timerObjects.values { timer.release() }
         for signal in signalEvents { if let event = signal.event { event_free(event) } }
         for hook in iterationEnds { if let event = hook.event { event_free(event) } }
+        for watch in readWatches { if let event = watch.event { event_free(event) } }
         event_base_free(base)
     }
 
@@ -84,6 +90,20 @@ final class EventLoop {
         iterationEnds.remove(at: index)
         if let event = hook.event { event_free(event) }
         hook.event = nil
+    }
+
+    /// Runs `body` each time `fd` is readable, for as long as the loop lives.
+    /// `urgent`: in a pass where it and other events are ready, it runs first
+    /// (libevent runs only the most urgent active priority in a pass, the rest
+    /// in the next), so state it updates is current for the pass's requests.
+    func watchReadable(_ fd: Int32, urgent: Bool, _ body: @escaping () -> Void) {
+        let watch = ReadWatch(body: body)
+        let context = Unmanaged.passUnretained(watch).toOpaque()
+        guard let event = event_new(base, fd, Int16(EV_READ | EV_PERSIST), readWatchCallback, context) else { return }
+        if urgent { event_priority_set(event, 0) }
+        watch.event = event
+        event_add(event, nil)
+        readWatches.append(watch)
     }
 
     fileprivate func forget(_ timer: Timer) {
@@ -151,6 +171,18 @@ private func iterationEndCallback(_ fd: Int32, _ what: Int16, _ context: UnsafeM
     let hook = Unmanaged<IterationEnd>.fromOpaque(context).takeUnretainedValue()
     hook.scheduled = false
     hook.body()
+}
+
+/// A descriptor's read event and the closure it runs (`EventLoop.watchReadable`).
+private final class ReadWatch {
+    var event: OpaquePointer?
+    let body: () -> Void
+    init(body: @escaping () -> Void) { self.body = body }
+}
+
+private func readWatchCallback(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    Unmanaged<ReadWatch>.fromOpaque(context).takeUnretainedValue().body()
 }
 
 /// A signal's event and the closure it runs.

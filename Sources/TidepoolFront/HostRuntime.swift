@@ -94,10 +94,11 @@ final class HostRuntime {
         self.app = app
         self.reloading = reloading
         self.executable = executable
-        self.loop = try EventLoop()
+        let loop = try EventLoop()
+        self.loop = loop
         self.logFlush = loop.iterationEnd { LogOutput.flush() }
         self.accessLog = Logger(label: "tidepool.access").logLevel <= .info ? AccessLog(format: configuration.logFormat) : nil
-        self.staticFiles = app.publicDirectory.flatMap { StaticFiles(publicDirectory: $0) }
+        self.staticFiles = app.publicDirectory.flatMap { StaticFiles(publicDirectory: $0, loop: loop) }
         do {
             self.scheduler = try Scheduler(config: configuration.scheduler, machineMemoryBytes: Self.machineMemoryBytes)
         } catch {

@@ -9,11 +9,15 @@ import TidepoolProject
 struct StaticFiles {
     /// Real path of the public directory, with a trailing slash.
     let rootPrefix: String
+    /// What is certainly not there, without a `stat` (nil: always stat).
+    private let index: PublicIndex?
 
-    init?(publicDirectory: String) {
+    init?(publicDirectory: String, loop: EventLoop? = nil) {
         guard let real = realpath(publicDirectory, nil) else { return nil }
         defer { free(real) }
-        rootPrefix = String(cString: real) + "/"
+        let rootPrefix = String(cString: real) + "/"
+        self.rootPrefix = rootPrefix
+        index = loop.flatMap { PublicIndex(rootPrefix: rootPrefix, loop: $0) }
     }
 
     /// A file to serve: its real path, opened descriptor, size and validators.
@@ -90,7 +94,8 @@ struct StaticFiles {
     ///
     /// Runs for every request the router may serve from `public/`, so for
     /// the common case (nothing there: the request goes to the app) it costs
-    /// one `stat` that fails, not `realpath`'s `readlink` per path component.
+    /// a set lookup in the inotify-kept `PublicIndex`, or without one a `stat`
+    /// that fails, not `realpath`'s `readlink` per path component.
     /// Only a name that exists is resolved, which keeps the traversal check:
     /// a symlink out of the directory is still `.missing`. Both calls follow
     /// symlinks, so when `stat` fails `realpath` would have failed too.
@@ -102,7 +107,9 @@ struct StaticFiles {
         var path = path
         let exists = path.withUTF8 { bytes in
             guard Self.isCandidate(UnsafeRawBufferPointer(bytes)) else { return false }
-            return statExists(relative: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes).dropFirst()))
+            let relative = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes).dropFirst())
+            if let index, index.certainlyMissing(relative) { return false }
+            return statExists(relative: relative)
         }
         guard exists, let candidate = candidate(decodedPath: Array(path.utf8)) else { return .missing }
         var info = stat()
