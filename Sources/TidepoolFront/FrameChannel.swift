@@ -12,6 +12,12 @@ import TidepoolCore
 /// input buffer into the reply's buffer. A malformed frame closes the channel
 /// and reports it through `onClose`; it never traps.
 ///
+/// Reading is the channel's own: a read event on the socket `readv`s into
+/// the bufferevent's input buffer (`readSocket`). The bufferevent's reading
+/// (`evbuffer_read`) asks the kernel `FIONREAD` before every read, a syscall
+/// per response that sizes a read we can simply make large enough; and it
+/// reads at most 4 KB per loop pass.
+///
 /// Writing: frames added to `output` during a loop iteration are written with
 /// one `writev` at the end of that iteration (`flushOutput`), straight to the
 /// socket. The bufferevent's own writing (wait for EPOLLOUT in the next
@@ -35,6 +41,10 @@ final class FrameChannel {
 
     let fd: Int32
     private var bufferEvent: OpaquePointer?
+    /// The socket's read event (see `readSocket`); freed before the socket closes.
+    private var readEvent: OpaquePointer?
+    /// How much one read may take: a response of a few frames in one `readv`.
+    static let readBytes = 32 * 1024
     var onFrame: (Frame) -> Void = { _ in }
     /// (request id, input buffer, payload length): move or drain exactly that many bytes.
     var onBody: (UInt32, OpaquePointer, Int) -> Void = { _, input, length in evbuffer_drain(input, length) }
@@ -56,12 +66,14 @@ final class FrameChannel {
         flushHook = loop.iterationEnd { [unowned self] in flushOutput() }
         bufferevent_setcb(bufferEvent, channelReadCallback, channelWriteCallback, channelEventCallback, context)
         if let output { evbuffer_add_cb(output, channelOutputCallback, context) }
-        bufferevent_enable(bufferEvent, Int16(EV_READ))
-        bufferevent_disable(bufferEvent, Int16(EV_WRITE))  // on by default; see flushOutput
+        bufferevent_disable(bufferEvent, Int16(EV_READ | EV_WRITE))  // EV_WRITE on by default; see flushOutput
+        readEvent = event_new(loop.base, fd, Int16(EV_READ | EV_PERSIST), channelSocketReadCallback, context)
+        if let readEvent { event_add(readEvent, nil) }
     }
 
     deinit {
         if let flushHook { loop.release(flushHook) }
+        if let readEvent { event_free(readEvent) }
         if let bufferEvent { bufferevent_free(bufferEvent) }
     }
 
@@ -90,6 +102,8 @@ final class FrameChannel {
     func close() {
         if let flushHook { loop.release(flushHook) }
         flushHook = nil
+        if let readEvent { event_free(readEvent) }  // before the socket closes
+        readEvent = nil
         guard let bufferEvent else { return }
         self.bufferEvent = nil
         bufferevent_free(bufferEvent)
@@ -125,22 +139,62 @@ final class FrameChannel {
         bufferevent_disable(bufferEvent, Int16(EV_WRITE))
     }
 
+    /// The socket is readable: one `readv` into the input buffer's free space,
+    /// then the frames it completed; end of file and errors close the channel
+    /// after the frames that came before them.
+    fileprivate func readSocket() {
+        guard let bufferEvent, let input = bufferevent_get_input(bufferEvent) else { return }
+        // A socket bufferevent keeps its input's end frozen outside its own reading.
+        evbuffer_unfreeze(input, 0)
+        // libevent's evbuffer_iovec is `struct iovec` on Linux, ready for readv.
+        var vectors = (iovec(), iovec())
+        let result: Int = withUnsafeMutableBytes(of: &vectors) { raw in
+            let vector = raw.baseAddress!.assumingMemoryBound(to: iovec.self)
+            let count = evbuffer_reserve_space(input, Self.readBytes, vector, 2)
+            guard count > 0 else { return -2 }
+            let read = readv(fd, vector, count)
+            let code = errno
+            var left = max(read, 0)
+            for i in 0..<Int(count) {
+                vector[i].iov_len = min(vector[i].iov_len, left)
+                left -= vector[i].iov_len
+            }
+            evbuffer_commit_space(input, vector, read > 0 ? count : 0)
+            errno = code
+            return read
+        }
+        let code = errno
+        evbuffer_freeze(input, 0)
+        if result > 0 {
+            readAvailable()
+        } else if result == 0 {
+            readAvailable()
+            fail(.endOfFile)
+        } else if result == -2 || !(code == EAGAIN || code == EWOULDBLOCK || code == EINTR) {
+            readAvailable()
+            fail(.error(result == -2 ? ENOMEM : code))
+        }
+    }
+
     fileprivate func readAvailable() {
         guard let bufferEvent, let input = bufferevent_get_input(bufferEvent) else { return }
-        var header = [UInt8](repeating: 0, count: FrameEncoder.headerSize)
+        var header: (UInt64, UInt64) = (0, 0)  // FrameEncoder.headerSize (9) bytes, on the stack
+        precondition(FrameEncoder.headerSize <= MemoryLayout.size(ofValue: header))
         while isOpen {
             let available = evbuffer_get_length(input)
             guard available >= 4 else { break }
-            let copied = header.withUnsafeMutableBytes { evbuffer_copyout(input, $0.baseAddress, min(available, FrameEncoder.headerSize)) }
-            let length = UInt32(header[0]) << 24 | UInt32(header[1]) << 16 | UInt32(header[2]) << 8 | UInt32(header[3])
+            let copied = withUnsafeMutableBytes(of: &header) { evbuffer_copyout(input, $0.baseAddress, min(available, FrameEncoder.headerSize)) }
+            let (length, kind, id) = withUnsafeBytes(of: header) { h in
+                (UInt32(h[0]) << 24 | UInt32(h[1]) << 16 | UInt32(h[2]) << 8 | UInt32(h[3]), h[4],
+                 UInt32(h[5]) << 24 | UInt32(h[6]) << 16 | UInt32(h[7]) << 8 | UInt32(h[8]))
+            }
             guard length >= 5, length <= FrameDecoder.maxFrameLength else {
                 fail(.malformed(.badLength(length)))
                 return
             }
             let size = 4 + Int(length)
             guard available >= size else { break }
-            if copied == FrameEncoder.headerSize, header[4] == FrameKind.responseBody.rawValue {
-                let id = UInt32(header[5]) << 24 | UInt32(header[6]) << 16 | UInt32(header[7]) << 8 | UInt32(header[8])
+            if copied == FrameEncoder.headerSize, kind == FrameKind.responseBody.rawValue {
                 evbuffer_drain(input, FrameEncoder.headerSize)
                 onBody(id, input, size - FrameEncoder.headerSize)
                 continue
@@ -171,6 +225,12 @@ private func channelReadCallback(_ bufferEvent: OpaquePointer?, _ context: Unsaf
     guard let context else { return }
     let channel = Unmanaged<FrameChannel>.fromOpaque(context).takeUnretainedValue()
     withExtendedLifetime(channel) { channel.readAvailable() }
+}
+
+private func channelSocketReadCallback(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    let channel = Unmanaged<FrameChannel>.fromOpaque(context).takeUnretainedValue()
+    withExtendedLifetime(channel) { channel.readSocket() }
 }
 
 private func channelWriteCallback(_ bufferEvent: OpaquePointer?, _ context: UnsafeMutableRawPointer?) {
