@@ -123,16 +123,18 @@ final class InstanceServer: @unchecked Sendable {
             queue.awaitWake(parker)
             guard queue.stillWaiting(parker: parker) else { continue }
             PyEval_RestoreThread(thread)
-            queue.startTurn(parker)
-            if runTurn(parker, bound) { _ = PyEval_SaveThread() }
+            let fresh = queue.startTurn(parker)
+            if runTurn(parker, bound, fresh: fresh) { _ = PyEval_SaveThread() }
         }
     }
 
     /// Runs requests while there are any (reading the channel itself when
     /// the queue runs dry, and leading when the channel is empty too).
     /// Returns true holding the GIL, to park.
-    private func runTurn(_ parker: Parker, _ bound: ThreadCallables) -> Bool {
-        var fresh = true
+    /// `fresh`: the handler was woken for waiting requests (not resuming its
+    /// own yielded turn), so its first `take` fans out to the next standby.
+    private func runTurn(_ parker: Parker, _ bound: ThreadCallables, fresh: Bool) -> Bool {
+        var fresh = fresh
         var lastEndCPU: UInt64 = 0
         var turnStart: UInt64 = 0
         while true {
@@ -164,8 +166,7 @@ final class InstanceServer: @unchecked Sendable {
             Invocation(runtime: runtime, environ: environ, response: response, bound: bound).run()
             lastEndCPU = response.endCPU
             if queue.finished(request.id) { exitAfterDrain() }
-            if lastEndCPU &- turnStart >= InstanceServer.turnNanos {
-                queue.yieldTurn(parker)
+            if lastEndCPU &- turnStart >= InstanceServer.turnNanos && queue.yieldTurn(parker) {
                 return true
             }
         }

@@ -21,6 +21,9 @@ final class Parker: @unchecked Sendable {
     /// (`Parker.noRequest` between a turn's start and its first request).
     var requestCPU: UInt64 = Parker.noRequest
     static let noRequest = UInt64.max
+    /// `RequestQueue.yieldTurn` woke this handler itself: its next turn
+    /// resumes the yielded one (see `RequestQueue.startTurn`).
+    var resumesTurn = false
 
     init() {
         condition = .allocate(capacity: 1)

@@ -169,12 +169,20 @@ final class RequestQueue: @unchecked Sendable {
         }
     }
 
-    /// A handler woken by `awaitWake` took the GIL for a turn (it stops looking).
-    func startTurn(_ parker: Parker) {
+    /// A handler woken by `awaitWake` took the GIL for a turn (it stops
+    /// looking). Returns false if it resumes the turn it yielded (`yieldTurn`
+    /// woke the caller itself): it then runs requests back to back as before
+    /// instead of fanning out to another standby, which would leave two
+    /// CPU-bound handlers alternating on the GIL (the watch still wakes one
+    /// if it blocks).
+    func startTurn(_ parker: Parker) -> Bool {
         lock.withLock {
             looking -= 1
             enterTurn(parker)
             lastProgress = Clock.now()
+            let fresh = !parker.resumesTurn
+            parker.resumesTurn = false
+            return fresh
         }
     }
 
@@ -315,20 +323,29 @@ final class RequestQueue: @unchecked Sendable {
         lock.withLock {
             guard waitingStart == waiting.count else { return true }
             looking -= 1
+            parker.resumesTurn = false
             idle.append(parker)
             return false
         }
     }
 
-    /// A handler ends its turn with requests still waiting: it becomes idle
-    /// (and must release the GIL and call `awaitWake`), and a standby is woken
-    /// if none is on its way (possibly the caller itself, after the others
-    /// waiting for the GIL have had their chance).
-    func yieldTurn(_ parker: Parker) {
+    /// A handler that has run its turn's share of CPU offers the GIL to the
+    /// others: if requests still wait, it ends its turn, becomes idle (and
+    /// must release the GIL and call `awaitWake`), and a standby is woken if
+    /// none is on its way (possibly the caller itself, after the others
+    /// waiting for the GIL have had their chance). Returns false, changing
+    /// nothing, when no request waits: the handler then goes on to read the
+    /// channel and lead as usual (parking instead would hand the read duty to
+    /// the main thread, whose next read wakes a fresh standby that fans out
+    /// to a second one, leaving two CPU-bound handlers alternating).
+    func yieldTurn(_ parker: Parker) -> Bool {
         lock.withLock {
+            guard waitingStart < waiting.count else { return false }
             leaveTurn(parker)
             idle.append(parker)
             wakeStandbyIfNeeded()
+            if parker.woken { parker.resumesTurn = true }
+            return true
         }
     }
 
