@@ -64,17 +64,7 @@ enum Python {
     /// The latin-1 bytes of a `str` (the WSGI "native string" rule), or nil if
     /// it is not a str or holds a code point above U+00FF.
     static func latin1Bytes(_ object: PyObjectPointer) -> [UInt8]? {
-        var length: Py_ssize_t = 0
-        if let ascii = tp_ascii_data(object, &length) {
-            return Array(UnsafeRawBufferPointer(start: ascii, count: Int(length)))
-        }
-        guard tp_unicode_check(object) != 0 else { return nil }
-        guard let encoded = PyUnicode_AsLatin1String(object) else {
-            PyErr_Clear()
-            return nil
-        }
-        defer { Py_DecRef(encoded) }
-        return bytes(encoded)
+        withLatin1Bytes(object) { Array($0) }
     }
 
     /// Calls `body` with the latin-1 bytes of a `str` (in place when it is

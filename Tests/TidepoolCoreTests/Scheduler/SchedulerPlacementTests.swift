@@ -100,10 +100,7 @@ import Testing
     }
 
     @Test func placementHelperOrdersByInFlightThenRecencyThenID() {
-        var a = InstanceRecord(id: InstanceID(1), reason: .minimum, requestedAt: .zero, saturationWindow: .seconds(2))
-        var b = InstanceRecord(id: InstanceID(2), reason: .minimum, requestedAt: .zero, saturationWindow: .seconds(2))
-        a.state = .ready
-        b.state = .ready
+        var (a, b) = readyPair()
         func choose(_ records: [InstanceRecord], slots: Int = 4) -> InstanceID? {
             Placement.choose(among: records, slotsPerInstance: slots, saturationThreshold: 0.9, now: .zero)
         }
@@ -118,10 +115,7 @@ import Testing
     }
 
     @Test func placementHelperSpreadsByInFlightThenRecencyThenID() {
-        var a = InstanceRecord(id: InstanceID(1), reason: .minimum, requestedAt: .zero, saturationWindow: .seconds(2))
-        var b = InstanceRecord(id: InstanceID(2), reason: .minimum, requestedAt: .zero, saturationWindow: .seconds(2))
-        a.state = .ready
-        b.state = .ready
+        var (a, b) = readyPair()
         func choose(_ records: [InstanceRecord], slots: Int = 4) -> InstanceID? {
             Placement.choose(among: records, slotsPerInstance: slots, saturationThreshold: 0.9, now: .zero, spread: true)
         }
@@ -132,5 +126,14 @@ import Testing
         #expect(choose([a, b]) == b.id) // least busy
         b.inFlight = [RequestID(7), RequestID(8)]
         #expect(choose([a, b], slots: 2) == a.id) // b is full
+    }
+
+    /// Two ready, idle instances, i1 and i2, for the placement helper's tests.
+    private func readyPair() -> (InstanceRecord, InstanceRecord) {
+        var a = InstanceRecord(id: InstanceID(1), reason: .minimum, requestedAt: .zero, saturationWindow: .seconds(2))
+        var b = InstanceRecord(id: InstanceID(2), reason: .minimum, requestedAt: .zero, saturationWindow: .seconds(2))
+        a.state = .ready
+        b.state = .ready
+        return (a, b)
     }
 }
