@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <spawn.h>
 #include <unistd.h>
+#include <stdio.h>
+#include <sys/syscall.h>
 #include <grp.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -66,6 +68,32 @@ uint64_t tp_thread_cpu_nanos(void) {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+pid_t tp_thread_id(void) {
+    return (pid_t)syscall(SYS_gettid);
+}
+
+uint64_t tp_clock_nanos(clockid_t clock) {
+    struct timespec ts;
+    if (clock_gettime(clock, &ts) != 0) return 0;
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int tp_thread_runnable(pid_t tid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    /* "tid (comm) S ...": comm may hold spaces and parentheses, so the state
+       follows the last ')'. */
+    char *end = strrchr(buf, ')');
+    if (!end || end[1] != ' ') return -1;
+    return end[2] == 'R' ? 1 : 0;
 }
 
 uint64_t tp_monotonic_nanos(void) {

@@ -118,24 +118,29 @@ final class InstanceServer: @unchecked Sendable {
         _ = PyGILState_Ensure()
         let bound = ThreadCallables(callables: runtime.callables)
         let thread = PyEval_SaveThread()
+        queue.register(parker)
         while true {
             queue.awaitWake(parker)
             guard queue.stillWaiting(parker: parker) else { continue }
             PyEval_RestoreThread(thread)
-            queue.startTurn()
-            if runTurn(parker, bound) { _ = PyEval_SaveThread() }
+            let fresh = queue.startTurn(parker)
+            if runTurn(parker, bound, fresh: fresh) { _ = PyEval_SaveThread() }
         }
     }
 
     /// Runs requests while there are any (reading the channel itself when
     /// the queue runs dry, and leading when the channel is empty too).
     /// Returns true holding the GIL, to park.
-    private func runTurn(_ parker: Parker, _ bound: ThreadCallables) -> Bool {
-        var fresh = true
+    /// `fresh`: the handler was woken for waiting requests (not resuming its
+    /// own yielded turn), so its first `take` fans out to the next standby.
+    private func runTurn(_ parker: Parker, _ bound: ThreadCallables, fresh: Bool) -> Bool {
+        var fresh = fresh
         var lastEndCPU: UInt64 = 0
         var turnStart: UInt64 = 0
         while true {
-            guard let request = queue.take(fresh: fresh) else {
+            // (Read before `take`, which records it as the request's start for the watch.)
+            let cpuStart = lastEndCPU != 0 ? lastEndCPU : Clock.threadCPU()
+            guard let request = queue.take(fresh: fresh, parker: parker, cpu: cpuStart) else {
                 if reader.tryReadAvailable() { continue }
                 switch queue.endTurn(parker: parker) {
                 case .retry: continue
@@ -145,7 +150,7 @@ final class InstanceServer: @unchecked Sendable {
                     repeat {
                         if reader.waitReadable(timeoutMillis: -1) { reader.readAvailable(wake: false) }
                     } while !queue.hasWaiting
-                    queue.leaderStartsTurn()
+                    queue.leaderStartsTurn(parker)
                     PyEval_RestoreThread(thread)
                     // (Not fresh: the requests it read wait for it, not for
                     // a standby; the main thread's watch wakes one if it stalls.)
@@ -156,14 +161,12 @@ final class InstanceServer: @unchecked Sendable {
                 }
             }
             fresh = false
-            let cpuStart = lastEndCPU != 0 ? lastEndCPU : Clock.threadCPU()
             if turnStart == 0 { turnStart = cpuStart }
             let response = Response(request: request, channel: channel, queue: queue, callables: runtime.callables, cpuStart: cpuStart)
             Invocation(runtime: runtime, environ: environ, response: response, bound: bound).run()
             lastEndCPU = response.endCPU
             if queue.finished(request.id) { exitAfterDrain() }
-            if lastEndCPU &- turnStart >= InstanceServer.turnNanos {
-                queue.yieldTurn(parker)
+            if lastEndCPU &- turnStart >= InstanceServer.turnNanos && queue.yieldTurn(parker) {
                 return true
             }
         }

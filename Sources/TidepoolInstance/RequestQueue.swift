@@ -1,3 +1,4 @@
+import CTidepoolLinux
 import Glibc
 
 /// The hand-over between the reader and the handler threads, and the count of
@@ -40,6 +41,8 @@ final class RequestQueue: @unchecked Sendable {
     /// Handlers in a turn (holding or about to take the GIL for requests):
     /// each reads the channel itself before it parks.
     private var active = 0
+    /// Those handlers (`active` of them), for the watch's CPU-aware stall check.
+    private var inTurn: [Parker] = []
     /// When an active handler last started a request (monotonic ns).
     private var lastProgress: UInt64 = 0
     /// The main thread waits here (monotonic clock) while handlers read.
@@ -60,8 +63,11 @@ final class RequestQueue: @unchecked Sendable {
     }
 
     /// How long active handlers may go without starting a request before the
-    /// main thread reads the channel in their place.
+    /// main thread reads the channel in their place (unless one of them is
+    /// still running a short request: see `someHandlerRuns`).
     static let watchNanos: UInt64 = 2_000_000
+    /// How soon the watch looks again after finding a handler running.
+    static let recheckNanos: UInt64 = 1_000_000
 
     init() {
         mainCondition = .allocate(capacity: 1)
@@ -104,7 +110,8 @@ final class RequestQueue: @unchecked Sendable {
     /// next standby if more wait, so I/O-bound bursts fan out; one running
     /// requests back to back does not (the main thread's watch wakes one if
     /// it stalls).
-    func take(fresh: Bool) -> PendingRequest? {
+    /// `cpu`: the handler's thread CPU time now (the request's start, for the watch).
+    func take(fresh: Bool, parker: Parker, cpu: UInt64) -> PendingRequest? {
         lock.lock()
         defer { lock.unlock() }
         guard waitingStart < waiting.count else { return nil }
@@ -116,6 +123,7 @@ final class RequestQueue: @unchecked Sendable {
         }
         running.insert(request.id)
         lastProgress = Clock.now()
+        parker.requestCPU = cpu
         if fresh { wakeStandbyIfNeeded() }
         return request
     }
@@ -137,7 +145,7 @@ final class RequestQueue: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard waitingStart == waiting.count else { return .retry }
-        active -= 1
+        leaveTurn(parker)
         if duty == .handlers {
             duty = .leader
             return .lead
@@ -152,21 +160,29 @@ final class RequestQueue: @unchecked Sendable {
     /// The leader decoded a request and is about to take the GIL and run
     /// it: the handlers read again, and the main thread (waiting for the
     /// next stats) starts watching this turn.
-    func leaderStartsTurn() {
+    func leaderStartsTurn(_ parker: Parker) {
         lock.withLock {
-            active += 1
+            enterTurn(parker)
             lastProgress = Clock.now()
             if duty == .leader { duty = .handlers }
             if mainWaitsForLeader { pthread_cond_signal(mainCondition) }
         }
     }
 
-    /// A handler woken by `awaitWake` took the GIL for a turn (it stops looking).
-    func startTurn() {
+    /// A handler woken by `awaitWake` took the GIL for a turn (it stops
+    /// looking). Returns false if it resumes the turn it yielded (`yieldTurn`
+    /// woke the caller itself): it then runs requests back to back as before
+    /// instead of fanning out to another standby, which would leave two
+    /// CPU-bound handlers alternating on the GIL (the watch still wakes one
+    /// if it blocks).
+    func startTurn(_ parker: Parker) -> Bool {
         lock.withLock {
             looking -= 1
-            active += 1
+            enterTurn(parker)
             lastProgress = Clock.now()
+            let fresh = !parker.resumesTurn
+            parker.resumesTurn = false
+            return fresh
         }
     }
 
@@ -191,6 +207,19 @@ final class RequestQueue: @unchecked Sendable {
                 waitMain(until: min(stall, deadline))
                 return false
             }
+            if active > 0 {
+                let progress = lastProgress
+                let handlers = inTurn.map { ($0.threadId, $0.cpuClock, $0.requestCPU) }
+                lock.unlock()
+                let runs = RequestQueue.someHandlerRuns(handlers)
+                lock.lock()
+                // Something moved meanwhile: look again from the top.
+                guard duty == .handlers, lastProgress == progress else { return false }
+                if runs {
+                    waitMain(until: min(now &+ RequestQueue.recheckNanos, deadline))
+                    return false
+                }
+            }
             duty = .main
             wakeStandbyIfNeeded()
             return true
@@ -209,6 +238,48 @@ final class RequestQueue: @unchecked Sendable {
                 duty = .handlers
                 lastProgress = Clock.now()
             }
+        }
+    }
+
+    /// True if one of the handlers in a turn is running (or runnable: the
+    /// kernel preempted it on a busy machine) and has spent less than
+    /// `watchNanos` of CPU on its current request: it will take the next
+    /// request itself soon, so waking a standby would only force a GIL
+    /// hand-off (after Python's 5 ms switch interval) and leave two threads
+    /// alternating. A blocked handler (sleeping in I/O, on a lock, in a C
+    /// call) or one deep in a long CPU-bound request is not counted: the
+    /// watch then wakes a standby as before. Reads /proc and the handlers' CPU
+    /// clocks; call without `lock`.
+    private static func someHandlerRuns(_ handlers: [(pid_t, clockid_t, UInt64)]) -> Bool {
+        for (threadId, cpuClock, requestCPU) in handlers where threadId != 0 {
+            guard tp_thread_runnable(threadId) == 1 else { continue }
+            if requestCPU == Parker.noRequest { return true }
+            let cpu = tp_clock_nanos(cpuClock)
+            if cpu != 0 && cpu &- requestCPU < RequestQueue.watchNanos { return true }
+        }
+        return false
+    }
+
+    private func enterTurn(_ parker: Parker) {
+        active += 1
+        parker.requestCPU = Parker.noRequest
+        inTurn.append(parker)
+    }
+
+    private func leaveTurn(_ parker: Parker) {
+        active -= 1
+        if let index = inTurn.firstIndex(where: { $0 === parker }) { inTurn.remove(at: index) }
+    }
+
+    /// Records the calling handler thread's id and CPU clock for the watch.
+    func register(_ parker: Parker) {
+        let threadId = tp_thread_id()
+        var clock = clockid_t()
+        let clockResult = pthread_getcpuclockid(pthread_self(), &clock)
+        lock.withLock {
+            parker.threadId = threadId
+            parker.cpuClock = clockResult == 0 ? clock : 0
+            if clockResult != 0 { parker.threadId = 0 }
         }
     }
 
@@ -252,20 +323,29 @@ final class RequestQueue: @unchecked Sendable {
         lock.withLock {
             guard waitingStart == waiting.count else { return true }
             looking -= 1
+            parker.resumesTurn = false
             idle.append(parker)
             return false
         }
     }
 
-    /// A handler ends its turn with requests still waiting: it becomes idle
-    /// (and must release the GIL and call `awaitWake`), and a standby is woken
-    /// if none is on its way (possibly the caller itself, after the others
-    /// waiting for the GIL have had their chance).
-    func yieldTurn(_ parker: Parker) {
+    /// A handler that has run its turn's share of CPU offers the GIL to the
+    /// others: if requests still wait, it ends its turn, becomes idle (and
+    /// must release the GIL and call `awaitWake`), and a standby is woken if
+    /// none is on its way (possibly the caller itself, after the others
+    /// waiting for the GIL have had their chance). Returns false, changing
+    /// nothing, when no request waits: the handler then goes on to read the
+    /// channel and lead as usual (parking instead would hand the read duty to
+    /// the main thread, whose next read wakes a fresh standby that fans out
+    /// to a second one, leaving two CPU-bound handlers alternating).
+    func yieldTurn(_ parker: Parker) -> Bool {
         lock.withLock {
-            active -= 1
+            guard waitingStart < waiting.count else { return false }
+            leaveTurn(parker)
             idle.append(parker)
             wakeStandbyIfNeeded()
+            if parker.woken { parker.resumesTurn = true }
+            return true
         }
     }
 

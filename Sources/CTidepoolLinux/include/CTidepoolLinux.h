@@ -4,6 +4,7 @@
 /// Every function returns -1 and leaves errno set on failure, like the call it wraps.
 #include <sys/types.h>
 #include <stdint.h>
+#include <time.h>
 
 /// prctl(PR_SET_PDEATHSIG, sig): the kernel sends `sig` to this process when its parent thread dies.
 int tp_set_parent_death_signal(int sig);
@@ -16,6 +17,18 @@ ssize_t tp_recv_with_fd(int socket, void *buf, size_t len, int *received_fd);
 
 /// The calling thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID).
 uint64_t tp_thread_cpu_nanos(void);
+
+/// The calling thread's kernel thread id (gettid), for `tp_thread_runnable`.
+pid_t tp_thread_id(void);
+
+/// The time of `clock` in nanoseconds (e.g. another thread's CPU clock from
+/// pthread_getcpuclockid); 0 if it cannot be read.
+uint64_t tp_clock_nanos(clockid_t clock);
+
+/// 1 if thread `tid` of this process is running or waiting for a CPU (state R
+/// in /proc/self/task/TID/stat), 0 if it sleeps (blocked in a call or on a
+/// lock), -1 if the state cannot be read.
+int tp_thread_runnable(pid_t tid);
 
 /// A monotonic clock in nanoseconds (CLOCK_MONOTONIC).
 uint64_t tp_monotonic_nanos(void);
