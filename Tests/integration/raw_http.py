@@ -95,3 +95,12 @@ def error_code(head):
         if name.strip().lower() == b"x-tidepool-error":
             return value.strip().decode()
     return None
+
+
+def assert_closed(sock, timeout=3.0):
+    """The server closed the connection: the next read is EOF (or a reset)."""
+    sock.settimeout(timeout)
+    try:
+        assert sock.recv(100) == b""
+    except ConnectionResetError:
+        pass
