@@ -83,22 +83,9 @@ public enum FrameDecoder {
             }
             return .ready(Ready(pid: pid, kind: startKind, threads: threads, phases: phases))
         case .requestHead:
-            let method = try reader.string("method")
-            let target = try reader.bytes("target")
-            let major = try reader.u8("version")
-            let minor = try reader.u8("version")
-            let headers = try reader.headers()
-            let remoteAddress = try reader.string("remote address")
-            let remotePort = try reader.u16("remote port")
-            let serverName = try reader.string("server name")
-            let serverPort = try reader.u16("server port")
-            let scheme = try reader.string("scheme")
-            let timeout = try reader.u32("timeout")
-            return .requestHead(id: id, RequestHead(
-                method: method, target: target, versionMajor: major, versionMinor: minor,
-                headers: headers, remoteAddress: remoteAddress, remotePort: remotePort,
-                serverName: serverName, serverPort: serverPort, scheme: scheme, timeoutMillis: timeout
-            ))
+            // One description of the layout: `RequestHeadView`, which the instance decodes with.
+            let payload = try reader.take(reader.remaining, "request head")
+            return .requestHead(id: id, try RequestHeadView(payload: payload).head)
         case .requestBody:
             return .requestBody(id: id, reader.rest())
         case .requestEnd:

@@ -6,6 +6,11 @@ public enum FrameEncoder {
     /// Appends `frame` to `buffer`. Appending several frames and writing them
     /// in one call is how both ends batch their writes.
     public static func encode(_ frame: Frame, into buffer: inout [UInt8]) {
+        if case .requestHead(let id, let head) = frame {
+            // One description of the layout: `RequestHeadWriter`, which the front encodes with.
+            RequestHeadWriter.write(id: id, head, into: &buffer)
+            return
+        }
         let start = buffer.count
         buffer.append(contentsOf: [0, 0, 0, 0])  // length, patched below
         buffer.append(frame.kind.rawValue)
@@ -20,18 +25,6 @@ public enum FrameEncoder {
                 buffer.appendString(phase.name)
                 buffer.appendU64(phase.nanos)
             }
-        case .requestHead(_, let head):
-            buffer.appendString(head.method)
-            buffer.appendBytes(head.target)
-            buffer.append(head.versionMajor)
-            buffer.append(head.versionMinor)
-            buffer.appendHeaders(head.headers)
-            buffer.appendString(head.remoteAddress)
-            buffer.appendU16(head.remotePort)
-            buffer.appendString(head.serverName)
-            buffer.appendU16(head.serverPort)
-            buffer.appendString(head.scheme)
-            buffer.appendU32(head.timeoutMillis)
         case .requestBody(_, let bytes), .responseBody(_, let bytes):
             buffer.append(contentsOf: bytes)
         case .responseHead(_, let head):
@@ -60,14 +53,10 @@ public enum FrameEncoder {
         case .failed(let failure):
             buffer.appendString(failure.phase)
             buffer.appendString(failure.message)
-        case .requestEnd, .cancel, .drain, .forkInstance:
+        case .requestHead, .requestEnd, .cancel, .drain, .forkInstance:
             break
         }
-        let length = UInt32(buffer.count - start - 4)
-        buffer[start] = UInt8(truncatingIfNeeded: length >> 24)
-        buffer[start + 1] = UInt8(truncatingIfNeeded: length >> 16)
-        buffer[start + 2] = UInt8(truncatingIfNeeded: length >> 8)
-        buffer[start + 3] = UInt8(truncatingIfNeeded: length)
+        buffer.setU32(UInt32(buffer.count - start - 4), at: start)
     }
 
     /// The frame as a fresh byte array.
@@ -101,6 +90,15 @@ extension [UInt8] {
         append(UInt8(truncatingIfNeeded: value >> 16))
         append(UInt8(truncatingIfNeeded: value >> 8))
         append(UInt8(truncatingIfNeeded: value))
+    }
+
+    /// Overwrites four bytes at `offset` (a length or count written as a
+    /// placeholder before what it counts).
+    @inline(__always) mutating func setU32(_ value: UInt32, at offset: Int) {
+        self[offset] = UInt8(truncatingIfNeeded: value >> 24)
+        self[offset + 1] = UInt8(truncatingIfNeeded: value >> 16)
+        self[offset + 2] = UInt8(truncatingIfNeeded: value >> 8)
+        self[offset + 3] = UInt8(truncatingIfNeeded: value)
     }
 
     @inline(__always) mutating func appendU64(_ value: UInt64) {

@@ -7,21 +7,18 @@ public struct HeaderBlock: Sendable, Equatable {
     public private(set) var bytes: [UInt8] = [0, 0, 0, 0]
     public private(set) var count = 0
 
-    public init() {}
+    public init() {
+        bytes.reserveCapacity(128)
+    }
 
     /// Appends one header (the caller has validated it).
     public mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        bytes.reserveCapacity(Swift.max(128, bytes.count + 8 + name.count + value.count))
         bytes.appendU32(UInt32(name.count))
         bytes.appendRaw(name)
         bytes.appendU32(UInt32(value.count))
         bytes.appendRaw(value)
         count += 1
-        let count = UInt32(count)
-        bytes[0] = UInt8(truncatingIfNeeded: count >> 24)
-        bytes[1] = UInt8(truncatingIfNeeded: count >> 16)
-        bytes[2] = UInt8(truncatingIfNeeded: count >> 8)
-        bytes[3] = UInt8(truncatingIfNeeded: count)
+        bytes.setU32(UInt32(count), at: 0)
     }
 }
 
@@ -30,7 +27,6 @@ extension FrameEncoder {
     /// same bytes as `encode(.responseHead(...))` with those headers.
     public static func encodeResponseHead(id: UInt32, status: UInt16, reason: String, headers: HeaderBlock, into buffer: inout [UInt8]) {
         let length = 5 + 2 + 4 + reason.utf8.count + headers.bytes.count
-        buffer.reserveCapacity(buffer.count + 4 + length)
         buffer.appendU32(UInt32(length))
         buffer.append(FrameKind.responseHead.rawValue)
         buffer.appendU32(id)

@@ -6,6 +6,27 @@
 ///
 /// Use: `begin`, then `header` for each header in order, then `end`.
 public struct RequestHeadWriter {
+    /// Appends a whole `requestHead` frame (what `FrameEncoder.encode` uses).
+    static func write(id: UInt32, _ head: RequestHead, into buffer: inout [UInt8]) {
+        var writer = head.target.withUnsafeBytes { target in
+            RequestHeadWriter(
+                id: id, method: head.method, target: target, versionMajor: head.versionMajor,
+                versionMinor: head.versionMinor, into: &buffer)
+        }
+        for header in head.headers {
+            header.name.withUnsafeBytes { name in
+                header.value.withUnsafeBytes { value in writer.header(name: name, value: value, into: &buffer) }
+            }
+        }
+        Array(head.remoteAddress.utf8).withUnsafeBytes { remoteAddress in
+            Array(head.serverName.utf8).withUnsafeBytes { serverName in
+                writer.end(
+                    remoteAddress: remoteAddress, remotePort: head.remotePort, serverName: serverName,
+                    serverPort: head.serverPort, scheme: head.scheme, timeoutMillis: head.timeoutMillis, into: &buffer)
+            }
+        }
+    }
+
     private let start: Int
     private let countOffset: Int
     private var count: UInt32 = 0
@@ -21,7 +42,7 @@ public struct RequestHeadWriter {
         buffer.appendU32(id)
         buffer.appendString(method)
         buffer.appendU32(UInt32(target.count))
-        buffer.append(contentsOf: target)
+        buffer.appendRaw(target)
         buffer.append(versionMajor)
         buffer.append(versionMinor)
         countOffset = buffer.count
@@ -31,16 +52,16 @@ public struct RequestHeadWriter {
     /// Appends one header.
     public mutating func header(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, into buffer: inout [UInt8]) {
         buffer.appendU32(UInt32(name.count))
-        buffer.append(contentsOf: name)
+        buffer.appendRaw(name)
         buffer.appendU32(UInt32(value.count))
-        buffer.append(contentsOf: value)
+        buffer.appendRaw(value)
         count += 1
     }
 
     /// Appends one header given as text.
     public mutating func header(_ name: StaticString, _ value: String, into buffer: inout [UInt8]) {
         buffer.appendU32(UInt32(name.utf8CodeUnitCount))
-        buffer.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        buffer.appendRaw(UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
         buffer.appendString(value)
         count += 1
     }
@@ -56,21 +77,14 @@ public struct RequestHeadWriter {
         serverPort: UInt16, scheme: String, timeoutMillis: UInt32, into buffer: inout [UInt8]
     ) {
         buffer.appendU32(UInt32(remoteAddress.count))
-        buffer.append(contentsOf: remoteAddress)
+        buffer.appendRaw(remoteAddress)
         buffer.appendU16(remotePort)
         buffer.appendU32(UInt32(serverName.count))
-        buffer.append(contentsOf: serverName)
+        buffer.appendRaw(serverName)
         buffer.appendU16(serverPort)
         buffer.appendString(scheme)
         buffer.appendU32(timeoutMillis)
-        Self.patch(&buffer, at: countOffset, count)
-        Self.patch(&buffer, at: start, UInt32(buffer.count - start - 4))
-    }
-
-    private static func patch(_ buffer: inout [UInt8], at offset: Int, _ value: UInt32) {
-        buffer[offset] = UInt8(truncatingIfNeeded: value >> 24)
-        buffer[offset + 1] = UInt8(truncatingIfNeeded: value >> 16)
-        buffer[offset + 2] = UInt8(truncatingIfNeeded: value >> 8)
-        buffer[offset + 3] = UInt8(truncatingIfNeeded: value)
+        buffer.setU32(count, at: countOffset)
+        buffer.setU32(UInt32(buffer.count - start - 4), at: start)
     }
 }
