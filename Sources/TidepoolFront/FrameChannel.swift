@@ -64,7 +64,7 @@ final class FrameChannel {
         bufferEvent = bufferevent_socket_new(loop.base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue))
         let context = Unmanaged.passUnretained(self).toOpaque()
         flushHook = loop.iterationEnd { [unowned self] in flushOutput() }
-        bufferevent_setcb(bufferEvent, channelReadCallback, channelWriteCallback, channelEventCallback, context)
+        bufferevent_setcb(bufferEvent, nil, channelWriteCallback, channelEventCallback, context)  // reads: `readSocket`
         if let output { evbuffer_add_cb(output, channelOutputCallback, context) }
         bufferevent_disable(bufferEvent, Int16(EV_READ | EV_WRITE))  // EV_WRITE on by default; see flushOutput
         readEvent = event_new(loop.base, fd, Int16(EV_READ | EV_PERSIST), channelSocketReadCallback, context)
@@ -219,12 +219,6 @@ final class FrameChannel {
         close()
         onClose(reason)
     }
-}
-
-private func channelReadCallback(_ bufferEvent: OpaquePointer?, _ context: UnsafeMutableRawPointer?) {
-    guard let context else { return }
-    let channel = Unmanaged<FrameChannel>.fromOpaque(context).takeUnretainedValue()
-    withExtendedLifetime(channel) { channel.readAvailable() }
 }
 
 private func channelSocketReadCallback(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
