@@ -25,6 +25,21 @@ public struct HTTPRequestHead: Sendable {
     /// Bytes of the head, its blank line included.
     public var length: Int
 
+    public init(
+        method: HTTPMethod, methodToken: Range<Int>, target: Range<Int>, versionMinor: UInt8, fields: [Field],
+        framing: RequestFraming.BodyFraming, keepAlive: Bool, expectsContinue: Bool, length: Int
+    ) {
+        self.method = method
+        self.methodToken = methodToken
+        self.target = target
+        self.versionMinor = versionMinor
+        self.fields = fields
+        self.framing = framing
+        self.keepAlive = keepAlive
+        self.expectsContinue = expectsContinue
+        self.length = length
+    }
+
     /// Whether a body follows the head.
     public var hasBody: Bool {
         switch framing {
@@ -226,7 +241,7 @@ public struct HTTPRequestHead: Sendable {
     }
 
     /// Each comma-separated token of a list value, trimmed.
-    static func forEachToken(_ value: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+    public static func forEachToken(_ value: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
         var start = 0
         while start <= value.count {
             var end = start
