@@ -221,6 +221,7 @@ extension HostRuntime {
             }
         }
         var declared: Int?
+        request.outputHeaders.reserveCapacity(request.outputHeaders.count + head.headers.count)
         for header in head.headers {
             // ASCII names (all real ones) are compared as bytes; others keep
             // the Unicode lowercasing they always had.

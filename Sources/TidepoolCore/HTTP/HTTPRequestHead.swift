@@ -96,6 +96,7 @@ public struct HTTPRequestHead: Sendable {
         let method = HTTPMethod.named(UnsafeRawBufferPointer(rebasing: bytes[methodToken]))
 
         var fields: [Field] = []
+        fields.reserveCapacity(16)  // one allocation for a usual head
         var framingHeaders: [(name: [UInt8], value: [UInt8])] = []
         var close = false, keepAliveToken = false, expectsContinue = false, otherExpectation = false
         while true {

@@ -16,8 +16,10 @@ public enum ResponseHeadWriter {
     }
 
     /// `name: value\r\n`. The caller never passes CR, LF or NUL (`isSafe`).
-    @inline(__always)
-    public static func header(_ name: some Collection<UInt8>, _ value: some Collection<UInt8>, into out: inout [UInt8]) {
+    /// Concrete arrays, not generic collections: the front calls these per
+    /// header across the module boundary, where a generic would not be
+    /// specialized (a witness-table call per byte).
+    public static func header(_ name: [UInt8], _ value: [UInt8], into out: inout [UInt8]) {
         out.append(contentsOf: name)
         out.append(0x3a)
         out.append(0x20)
@@ -34,8 +36,11 @@ public enum ResponseHeadWriter {
     }
 
     /// Whether a name or value may go on a header line as is.
-    public static func isSafe(_ bytes: some Collection<UInt8>) -> Bool {
-        !bytes.contains { $0 == 0 || $0 == 0x0a || $0 == 0x0d }
+    public static func isSafe(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { buffer in
+            for byte in buffer where byte == 0 || byte == 0x0a || byte == 0x0d { return false }
+            return true
+        }
     }
 
     /// The blank line ending the head.
