@@ -144,7 +144,9 @@ public struct Scheduler: Sendable {
         scale(&step)
         retireOldGenerations(&step)
         endStuckAndDrained(&step)
-        autoscaler.setCurrent(Autoscaler.demand(of: instances.values, waiting: queue.count, config: config, now: now))
+        var demand = Autoscaler.DemandSum(waiting: queue.count, config: config, now: now)
+        forEachInstanceInPlace { demand.add($0) }
+        autoscaler.setCurrent(demand.demand)
         return step.actions
     }
 
@@ -190,11 +192,13 @@ public struct Scheduler: Sendable {
         step.cpuNews = [request.instance]
     }
 
-    private func place(_ now: Instant) -> InstanceID? {
-        Placement.choose(
-            among: instances.values, slotsPerInstance: config.slotsPerInstance,
-            saturationThreshold: config.saturationThreshold, now: now,
+    /// `Placement.choose` over the table, read in place.
+    private mutating func place(_ now: Instant) -> InstanceID? {
+        var chooser = Placement.Chooser(
+            slotsPerInstance: config.slotsPerInstance, saturationThreshold: config.saturationThreshold, now: now,
             spread: config.isPinned)
+        forEachInstanceInPlace { chooser.consider($0) }
+        return chooser.best?.id
     }
 
     private mutating func dispatch(_ id: RequestID, to instance: InstanceID, _ step: inout Step) {
@@ -349,6 +353,20 @@ public struct Scheduler: Sendable {
                 step.actions.append(.stop(instance.id))
             }
             lastScale = ScaleEvent(direction: .down, reason: .idle, count: count, at: step.now)
+        }
+    }
+
+    /// Calls `body` with each record where it is stored, in `instances.values`
+    /// order. The dictionary's `_modify` yields the stored record, where its
+    /// getter (and `for x in instances.values`) copies it: the per-event walks
+    /// (placement, demand) only read, but a copy retains and releases the Set
+    /// and the windows every record holds.
+    @inline(__always)
+    mutating func forEachInstanceInPlace(_ body: (inout InstanceRecord) -> Void) {
+        var index = instances.values.startIndex
+        while index != instances.values.endIndex {
+            body(&instances.values[index])
+            instances.values.formIndex(after: &index)
         }
     }
 
