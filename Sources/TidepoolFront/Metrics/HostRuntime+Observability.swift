@@ -42,10 +42,15 @@ extension HostRuntime {
     /// evhttp finished writing the reply (its status and error header are final).
     func traceCompleted(_ request: UnsafeMutablePointer<evhttp_request>) {
         let status = Int(evhttp_request_get_response_code(request))
-        let error = evhttp_find_header(evhttp_request_get_output_headers(request), ErrorCode.headerName)
-            .flatMap { ErrorCode(rawValue: String(cString: $0)) }
+        let error = Self.errorHeaderName.withUnsafeBufferPointer {
+            evhttp_find_header(evhttp_request_get_output_headers(request), $0.baseAddress)
+        }.flatMap { ErrorCode(rawValue: String(cString: $0)) }
         traceEnded(request, status: status, error: error)
     }
+
+    /// `ErrorCode.headerName` as a C string, made once: passing the String
+    /// made a NUL-terminated copy of it on every reply.
+    private static let errorHeaderName = Array(ErrorCode.headerName.utf8CString)
 
     /// The request ends without a completed reply (`status` 0: connection reset;
     /// 499: the client left), or with `error` answered to a client already gone.
