@@ -38,6 +38,8 @@ final class HostRuntime {
     /// Decides where every request goes and how many instances run
     /// (SchedulerExecutor.swift carries out its actions).
     var scheduler: Scheduler
+    /// Holds the scheduler's actions between events, for `report` to reuse.
+    var actionBuffer: [SchedulerAction] = []
     var instances: [UInt32: InstanceRecord] = [:]
     var template: TemplateRecord?
     /// Instance ids waiting for a template that is (re)starting.

@@ -27,9 +27,17 @@ extension HostRuntime {
         return pages > 0 && size > 0 ? UInt64(pages) * UInt64(size) : 1 << 30
     }
 
-    /// Feeds one event to the scheduler and executes what it returns.
+    /// Feeds one event to the scheduler and executes what it returns. The
+    /// actions go into `actionBuffer`, emptied and reused (an array per event
+    /// otherwise); a report made while executing (a request placed again)
+    /// finds it taken and uses a fresh one.
     func report(_ event: SchedulerEvent) {
-        execute(scheduler.handle(event))
+        var actions = actionBuffer
+        actionBuffer = []
+        actions.removeAll(keepingCapacity: true)
+        scheduler.handle(event, into: &actions)
+        execute(actions)
+        actionBuffer = actions
     }
 
     /// Starts the periodic tick (the first one starts `minInstances`).

@@ -36,8 +36,9 @@ struct AccessLogTests {
         var log = AccessLog(format: .json)
         let line = text(&log, entry)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-        #expect(object["path"] as? String == entry.path)
-        #expect(object["msg"] as? String == "GET \(entry.path) → 200 (9.7 ms)")
+        let path = String(decoding: entry.path, as: UTF8.self)
+        #expect(object["path"] as? String == path)
+        #expect(object["msg"] as? String == "GET \(path) → 200 (9.7 ms)")
         #expect(object["duration_ms"] as? String == "9.7" && object["queue_ms"] as? String == "0.0")
         #expect(object["status"] as? Int == 200 && object["instance"] as? Int == 2)
         #expect(object["start"] as? String == "warm" && object["logger"] as? String == "tidepool.access")
@@ -54,6 +55,16 @@ struct AccessLogTests {
             AccessLog.appendTenths(nanos, to: &bytes)
             let millis = Double(nanos) / 1_000_000
             #expect(String(decoding: bytes, as: UTF8.self) == String((millis * 10).rounded() / 10))
+        }
+    }
+}
+
+/// The access log's path bytes are `loggable(path:)`'s UTF-8, whatever the path.
+struct LoggablePathBytesTests {
+    @Test func bytesAreTheLoggableStringsUTF8() {
+        let long = [UInt8](repeating: UInt8(ascii: "a"), count: ObservedRequests.maxLoggedPath + 3)
+        for path: [UInt8] in [[], Array("/api/data".utf8), [0x2f, 0x01, 0x7f, 0x41], [0x2f, 0xc3, 0xa9], [0x2f, 0xff], long] {
+            #expect(ObservedRequests.loggableBytes(path: path) == Array(ObservedRequests.loggable(path: path).utf8))
         }
     }
 }

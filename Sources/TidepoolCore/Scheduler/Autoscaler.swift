@@ -64,25 +64,51 @@ public struct Autoscaler: Sendable {
     public static func demand(
         of instances: some Sequence<InstanceRecord>, waiting: Int, config: SchedulerConfig, now: Instant
     ) -> Demand {
-        let slots = config.slotsPerInstance
-        let utilisation = config.targetUtilisation
+        var sum = DemandSum(waiting: waiting, config: config, now: now)
+        for instance in instances { sum.add(instance) }
+        return sum.demand
+    }
+
+    /// `demand(of:)`, one instance at a time, so the scheduler can walk its
+    /// table in place on every event (see `Placement.Chooser`).
+    struct DemandSum {
+        let waiting: Int
+        let slots: Int
+        let utilisation: Double
+        let threshold: Double
+        let now: Instant
         var needed = 0.0
-        var concurrency = waiting
-        // Runs on every scheduler event: the capacities array is built only
-        // when requests wait, the only case that reads it.
+        var concurrency: Int
+        // The capacities array is built only when requests wait, the only case that reads it.
         var capacities: [Double] = []
-        for instance in instances where instance.isServing {
+
+        init(waiting: Int, config: SchedulerConfig, now: Instant) {
+            self.waiting = waiting
+            slots = config.slotsPerInstance
+            utilisation = config.targetUtilisation
+            threshold = config.saturationThreshold
+            self.now = now
+            concurrency = waiting
+        }
+
+        @inline(__always)
+        mutating func add(_ instance: borrowing InstanceRecord) {
+            guard instance.isServing else { return }
             concurrency += instance.inFlight.count
             needed += instance.demandInInstances(
-                slots: slots, targetUtilisation: utilisation, threshold: config.saturationThreshold, now: now)
+                slots: slots, targetUtilisation: utilisation, threshold: threshold, now: now)
             if waiting > 0 { capacities.append(instance.plannedCapacity(slots: slots, targetUtilisation: utilisation)) }
         }
-        if waiting > 0 {
-            capacities.sort()
-            let perNewInstance = capacities.isEmpty ? Double(slots) * utilisation : capacities[capacities.count / 2]
-            needed += Double(waiting) / perNewInstance
+
+        var demand: Demand {
+            var needed = needed
+            if waiting > 0 {
+                let sorted = capacities.sorted()
+                let perNewInstance = sorted.isEmpty ? Double(slots) * utilisation : sorted[sorted.count / 2]
+                needed += Double(waiting) / perNewInstance
+            }
+            return Demand(instances: needed, concurrency: Double(concurrency))
         }
-        return Demand(instances: needed, concurrency: Double(concurrency))
     }
 
     /// Integrates the demand held since the last event up to `now`. Call

@@ -27,27 +27,61 @@ public enum Placement {
         now: Instant,
         spread: Bool = false
     ) -> InstanceID? {
-        var best: InstanceRecord?
-        for candidate in instances where isPlaceable(candidate, slotsPerInstance, saturationThreshold, now) {
-            if let current = best, !isBetter(candidate, than: current, spread: spread) { continue }
-            best = candidate
+        var chooser = Chooser(slotsPerInstance: slotsPerInstance, saturationThreshold: saturationThreshold, now: now, spread: spread)
+        for candidate in instances { chooser.consider(candidate) }
+        return chooser.best?.id
+    }
+
+    /// `choose`, one candidate at a time, so the scheduler can walk its table
+    /// in place (`Scheduler.forEachInstanceInPlace`): iterating a dictionary's
+    /// values copied every record — a retain and release per Set and window
+    /// it holds — on every request. Keeps the best's ordering key, not a copy.
+    struct Chooser {
+        let slotsPerInstance: Int
+        let saturationThreshold: Double
+        let now: Instant
+        let spread: Bool
+        private(set) var best: Key?
+
+        /// What `isBetter` compares.
+        struct Key {
+            var generation: Int
+            var inFlight: Int
+            var lastUsed: Instant
+            var id: InstanceID
         }
-        return best?.id
+
+        init(slotsPerInstance: Int, saturationThreshold: Double, now: Instant, spread: Bool) {
+            self.slotsPerInstance = slotsPerInstance
+            self.saturationThreshold = saturationThreshold
+            self.now = now
+            self.spread = spread
+        }
+
+        @inline(__always)
+        mutating func consider(_ candidate: borrowing InstanceRecord) {
+            guard isPlaceable(candidate, slotsPerInstance, saturationThreshold, now) else { return }
+            let key = Key(
+                generation: candidate.generation, inFlight: candidate.inFlight.count, lastUsed: candidate.lastUsed,
+                id: candidate.id)
+            if let current = best, !isBetter(key, than: current, spread: spread) { return }
+            best = key
+        }
     }
 
     /// Whether the instance may take one more request now.
     public static func isPlaceable(
-        _ instance: InstanceRecord, _ slotsPerInstance: Int, _ saturationThreshold: Double, _ now: Instant
+        _ instance: borrowing InstanceRecord, _ slotsPerInstance: Int, _ saturationThreshold: Double, _ now: Instant
     ) -> Bool {
         instance.isServing
             && instance.inFlight.count < instance.slotLimit(slots: slotsPerInstance)
             && !instance.isHeldBySaturation(at: now, threshold: saturationThreshold)
     }
 
-    private static func isBetter(_ a: InstanceRecord, than b: InstanceRecord, spread: Bool) -> Bool {
+    private static func isBetter(_ a: Chooser.Key, than b: Chooser.Key, spread: Bool) -> Bool {
         // During a redeploy the newest version takes requests first.
         if a.generation != b.generation { return a.generation > b.generation }
-        if a.inFlight.count != b.inFlight.count { return (a.inFlight.count > b.inFlight.count) != spread }
+        if a.inFlight != b.inFlight { return (a.inFlight > b.inFlight) != spread }
         if a.lastUsed != b.lastUsed { return (a.lastUsed > b.lastUsed) != spread }
         return a.id < b.id
     }

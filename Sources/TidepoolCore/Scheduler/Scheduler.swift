@@ -86,6 +86,15 @@ public struct Scheduler: Sendable {
 
     /// Applies one event and returns what to do about it.
     public mutating func handle(_ event: SchedulerEvent) -> [SchedulerAction] {
+        var actions: [SchedulerAction] = []
+        handle(event, into: &actions)
+        return actions
+    }
+
+    /// `handle(_:)`, appending the actions to `actions`: a host that empties
+    /// and passes the same array for every event (keeping its capacity) makes
+    /// no array per request.
+    public mutating func handle(_ event: SchedulerEvent, into actions: inout [SchedulerAction]) {
         // Time never runs backwards here, whatever the caller's clock did.
         let now = max(event.now, lastNow ?? event.now)
         if lastNow == nil { autoscaler = Autoscaler(config: config, origin: now) }
@@ -93,6 +102,8 @@ public struct Scheduler: Sendable {
         autoscaler.advance(to: now)
 
         var step = Step(now: now)
+        swap(&step.actions, &actions)
+        defer { swap(&step.actions, &actions) }
         switch event {
         case .requestArrived(let id, _):
             arrive(id, &step)
@@ -122,20 +133,26 @@ public struct Scheduler: Sendable {
             instances[id]?.rssBytes = rssBytes
             instances[id]?.accountBusy(until: now)
             instances[id]?.cpu.recordStats(cpuTotal: cpuTotal, at: now)
-            step.cpuNews = [id]
+            step.cpuNews = .one(id)
             recycleIfOverMemory(id, &step)
         case .tick:
             enforceDeadlines(&step)
-            step.cpuNews = instances.keys.sorted()
-            for id in step.cpuNews { instances[id]?.accountBusy(until: now) }
+            let ids = instances.keys.sorted()
+            for id in ids { instances[id]?.accountBusy(until: now) }
+            step.cpuNews = .all(ids)
         case .redeploy:
             beginRedeploy(&step)
         }
 
         // New CPU information: adapt the concurrency limits it concerns.
         let (slots, threshold, period) = (config.slotsPerInstance, config.saturationThreshold, adaptPeriod)
-        for id in step.cpuNews {
+        func adapt(_ id: InstanceID) {
             modifyInstance(id) { $0.adaptConcurrencyLimit(slots: slots, threshold: threshold, period: period, now: now) }
+        }
+        switch step.cpuNews {
+        case .none: break
+        case .one(let id): adapt(id)
+        case .all(let ids): for id in ids { adapt(id) }
         }
 
         expireQueue(&step)
@@ -144,8 +161,9 @@ public struct Scheduler: Sendable {
         scale(&step)
         retireOldGenerations(&step)
         endStuckAndDrained(&step)
-        autoscaler.setCurrent(Autoscaler.demand(of: instances.values, waiting: queue.count, config: config, now: now))
-        return step.actions
+        var demand = Autoscaler.DemandSum(waiting: queue.count, config: config, now: now)
+        forEachInstanceInPlace { demand.add($0) }
+        autoscaler.setCurrent(demand.demand)
     }
 
     /// What one `handle` call accumulates.
@@ -157,7 +175,16 @@ public struct Scheduler: Sendable {
         /// Requests turned away for a full queue: demand the queue could not hold.
         var turnedAway = 0
         /// Instances with new CPU information (a finish, a stats frame; all on tick).
-        var cpuNews: [InstanceID] = []
+        var cpuNews = CPUNews.none
+    }
+
+    /// Which instances have new CPU information. Not an array: a finish (one
+    /// per request) allocated a one-element array for it.
+    enum CPUNews {
+        case none
+        case one(InstanceID)
+        /// On a tick, in id order.
+        case all([InstanceID])
     }
 
     // MARK: - Requests
@@ -187,14 +214,16 @@ public struct Scheduler: Sendable {
             $0.lastUsed = now
             $0.cpu.recordRequest(cpu: cpu, wall: wall, finishedAt: now)
         }
-        step.cpuNews = [request.instance]
+        step.cpuNews = .one(request.instance)
     }
 
-    private func place(_ now: Instant) -> InstanceID? {
-        Placement.choose(
-            among: instances.values, slotsPerInstance: config.slotsPerInstance,
-            saturationThreshold: config.saturationThreshold, now: now,
+    /// `Placement.choose` over the table, read in place.
+    private mutating func place(_ now: Instant) -> InstanceID? {
+        var chooser = Placement.Chooser(
+            slotsPerInstance: config.slotsPerInstance, saturationThreshold: config.saturationThreshold, now: now,
             spread: config.isPinned)
+        forEachInstanceInPlace { chooser.consider($0) }
+        return chooser.best?.id
     }
 
     private mutating func dispatch(_ id: RequestID, to instance: InstanceID, _ step: inout Step) {
@@ -349,6 +378,20 @@ public struct Scheduler: Sendable {
                 step.actions.append(.stop(instance.id))
             }
             lastScale = ScaleEvent(direction: .down, reason: .idle, count: count, at: step.now)
+        }
+    }
+
+    /// Calls `body` with each record where it is stored, in `instances.values`
+    /// order. The dictionary's `_modify` yields the stored record, where its
+    /// getter (and `for x in instances.values`) copies it: the per-event walks
+    /// (placement, demand) only read, but a copy retains and releases the Set
+    /// and the windows every record holds.
+    @inline(__always)
+    mutating func forEachInstanceInPlace(_ body: (inout InstanceRecord) -> Void) {
+        var index = instances.values.startIndex
+        while index != instances.values.endIndex {
+            body(&instances.values[index])
+            instances.values.formIndex(after: &index)
         }
     }
 

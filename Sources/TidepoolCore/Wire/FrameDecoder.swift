@@ -182,6 +182,8 @@ struct ByteReader {
     mutating func string(_ field: String) throws(FrameError) -> String {
         let length = Int(try u32(field))
         let raw = try take(length, field)
+        // The reason phrase of nearly every response: no validation pass, no new String.
+        if raw.count == 2, raw[0] == UInt8(ascii: "O"), raw[1] == UInt8(ascii: "K") { return "OK" }
         guard let string = String(validating: raw, as: UTF8.self) else {
             throw .invalidField(kind: kind, field: field)
         }

@@ -14,13 +14,39 @@ struct AccessLog {
     /// The fields of one line.
     struct Entry {
         var method: String
-        var path: String
+        /// Written as they are: valid UTF-8, already made loggable
+        /// (`ObservedRequests.loggableBytes`). Bytes, not a String: the host
+        /// had built a String per request only to copy it back out here.
+        var path: [UInt8]
         var status: Int
         var durationNanos: UInt64
         var queueNanos: UInt64?
         var instance: UInt32?
         var cold: Bool
         var error: ErrorCode?
+
+        init(
+            method: String, path: [UInt8], status: Int, durationNanos: UInt64, queueNanos: UInt64?,
+            instance: UInt32?, cold: Bool, error: ErrorCode?
+        ) {
+            self.method = method
+            self.path = path
+            self.status = status
+            self.durationNanos = durationNanos
+            self.queueNanos = queueNanos
+            self.instance = instance
+            self.cold = cold
+            self.error = error
+        }
+
+        init(
+            method: String, path: String, status: Int, durationNanos: UInt64, queueNanos: UInt64?,
+            instance: UInt32?, cold: Bool, error: ErrorCode?
+        ) {
+            self.init(
+                method: method, path: Array(path.utf8), status: status, durationNanos: durationNanos,
+                queueNanos: queueNanos, instance: instance, cold: cold, error: error)
+        }
     }
 
     let format: Configuration.LogFormat
@@ -45,26 +71,38 @@ struct AccessLog {
         return line
     }
 
+    // Every piece is appended as bytes: literals from their static storage,
+    // numbers digit by digit. String interpolation and `Array.append(contentsOf:
+    // String.UTF8View)` allocated and walked the text per field, per request.
+
     private mutating func formatText(_ e: Entry) {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         refreshStamp(second: now.tv_sec)
         line.append(contentsOf: stamp)
-        line.append(contentsOf: " info tidepool.access: duration_ms=".utf8)
+        append(" info tidepool.access: duration_ms=")
         Self.appendTenths(e.durationNanos, to: &line)
-        if let error = e.error { line.append(contentsOf: " error=\(error.rawValue)".utf8) }
-        if let instance = e.instance { line.append(contentsOf: " instance=\(instance)".utf8) }
-        line.append(contentsOf: " method=".utf8)
-        line.append(contentsOf: e.method.utf8)
-        line.append(contentsOf: " path=".utf8)
-        line.append(contentsOf: e.path.utf8)
+        if let error = e.error {
+            append(" error=")
+            appendText(error.rawValue)
+        }
+        if let instance = e.instance {
+            append(" instance=")
+            Self.appendDecimal(UInt64(instance), to: &line)
+        }
+        append(" method=")
+        appendText(e.method)
+        append(" path=")
+        line.append(contentsOf: e.path)
         if let queue = e.queueNanos {
-            line.append(contentsOf: " queue_ms=".utf8)
+            append(" queue_ms=")
             Self.appendTenths(queue, to: &line)
         }
-        line.append(contentsOf: " start=".utf8)
-        line.append(contentsOf: Self.start(e).utf8)
-        line.append(contentsOf: " status=\(e.status) [TidepoolFront] ".utf8)
+        append(" start=")
+        append(Self.start(e))
+        append(" status=")
+        Self.appendStatus(e.status, to: &line)
+        append(" [TidepoolFront] ")
         appendMessage(e, escaped: false)
         line.append(UInt8(ascii: "\n"))
     }
@@ -73,24 +111,35 @@ struct AccessLog {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         refreshStamp(second: now.tv_sec)
-        line.append(contentsOf: #"{"duration_ms":""#.utf8)
+        append(#"{"duration_ms":""#)
         Self.appendTenths(e.durationNanos, to: &line)
         line.append(UInt8(ascii: "\""))
-        if let error = e.error { line.append(contentsOf: #","error":"\#(error.rawValue)""#.utf8) }
-        if let instance = e.instance { line.append(contentsOf: #","instance":\#(instance)"#.utf8) }
-        line.append(contentsOf: #","level":"info","logger":"tidepool.access","method":""#.utf8)
-        Self.appendJSONEscaped(e.method, to: &line)
-        line.append(contentsOf: #"","msg":""#.utf8)
+        if let error = e.error {
+            append(#","error":""#)
+            appendText(error.rawValue)
+            line.append(UInt8(ascii: "\""))
+        }
+        if let instance = e.instance {
+            append(#","instance":"#)
+            Self.appendDecimal(UInt64(instance), to: &line)
+        }
+        append(#","level":"info","logger":"tidepool.access","method":""#)
+        Self.appendJSONEscaped(e.method.utf8, to: &line)
+        append(#"","msg":""#)
         appendMessage(e, escaped: true)
-        line.append(contentsOf: #"","path":""#.utf8)
+        append(#"","path":""#)
         Self.appendJSONEscaped(e.path, to: &line)
         line.append(UInt8(ascii: "\""))
         if let queue = e.queueNanos {
-            line.append(contentsOf: #","queue_ms":""#.utf8)
+            append(#","queue_ms":""#)
             Self.appendTenths(queue, to: &line)
             line.append(UInt8(ascii: "\""))
         }
-        line.append(contentsOf: #","start":"\#(Self.start(e))","status":\#(e.status),"ts":""#.utf8)
+        append(#","start":""#)
+        append(Self.start(e))
+        append(#"","status":"#)
+        Self.appendStatus(e.status, to: &line)
+        append(#","ts":""#)
         line.append(contentsOf: stamp)
         let millis = Int(now.tv_nsec) / 1_000_000
         line.append(contentsOf: [
@@ -101,15 +150,43 @@ struct AccessLog {
 
     /// `GET /path → 200 (1.2 ms)`, the line's message.
     private mutating func appendMessage(_ e: Entry, escaped: Bool) {
-        if escaped { Self.appendJSONEscaped(e.method, to: &line) } else { line.append(contentsOf: e.method.utf8) }
+        if escaped { Self.appendJSONEscaped(e.method.utf8, to: &line) } else { appendText(e.method) }
         line.append(UInt8(ascii: " "))
-        if escaped { Self.appendJSONEscaped(e.path, to: &line) } else { line.append(contentsOf: e.path.utf8) }
-        line.append(contentsOf: " → \(e.status) (".utf8)
+        if escaped { Self.appendJSONEscaped(e.path, to: &line) } else { line.append(contentsOf: e.path) }
+        append(" → ")
+        Self.appendStatus(e.status, to: &line)
+        append(" (")
         Self.appendTenths(e.durationNanos, to: &line)
-        line.append(contentsOf: " ms)".utf8)
+        append(" ms)")
     }
 
-    private static func start(_ e: Entry) -> String {
+    private mutating func append(_ literal: StaticString) {
+        literal.withUTF8Buffer { line.append(contentsOf: $0) }
+    }
+
+    /// (Not an `append` overload: a literal would pick the String one.)
+    private mutating func appendText(_ text: String) {
+        var text = text
+        text.withUTF8 { line.append(contentsOf: $0) }
+    }
+
+    /// `status` as `"\(status)"` printed it (0: reset before a status).
+    static func appendStatus(_ status: Int, to line: inout [UInt8]) {
+        if status < 0 { line.append(UInt8(ascii: "-")) }
+        appendDecimal(UInt64(status.magnitude), to: &line)
+    }
+
+    /// `value` in decimal, as `String(value)` prints it.
+    static func appendDecimal(_ value: UInt64, to line: inout [UInt8]) {
+        var divisor: UInt64 = 1
+        while value / divisor >= 10 { divisor *= 10 }
+        while divisor > 0 {
+            line.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+            divisor /= 10
+        }
+    }
+
+    private static func start(_ e: Entry) -> StaticString {
         e.instance == nil ? "none" : e.cold ? "cold" : "warm"
     }
 
@@ -134,15 +211,15 @@ struct AccessLog {
     /// (`0.0`, `9.7`, `1234.5`): exact for any duration below 10^15 ms.
     static func appendTenths(_ nanos: UInt64, to line: inout [UInt8]) {
         let tenths = (nanos + 50_000) / 100_000
-        line.append(contentsOf: String(tenths / 10).utf8)
+        appendDecimal(tenths / 10, to: &line)
         line.append(UInt8(ascii: "."))
         line.append(UInt8(ascii: "0") + UInt8(tenths % 10))
     }
 
     /// `text` as a JSON string body, escaped as `JSONSerialization` does with
     /// `.withoutEscapingSlashes`: quote, backslash and control characters.
-    static func appendJSONEscaped(_ text: String, to line: inout [UInt8]) {
-        for byte in text.utf8 {
+    static func appendJSONEscaped(_ text: some Sequence<UInt8>, to line: inout [UInt8]) {
+        for byte in text {
             switch byte {
             case UInt8(ascii: "\""): line.append(contentsOf: #"\""#.utf8)
             case UInt8(ascii: "\\"): line.append(contentsOf: #"\\"#.utf8)

@@ -44,15 +44,22 @@ extension HostRuntime {
     func traceEnded(_ request: HTTPRequest, status: Int, error: ErrorCode? = nil) {
         guard let trace = request.trace else { return }
         request.trace = nil
+        traceEnded(trace, status: status, error: error)
+    }
+
+    /// `traceEnded(_:status:error:)` once its trace is found: the metrics and
+    /// the access log line. One clock read serves both.
+    func traceEnded(_ trace: RequestTrace, status: Int, error: ErrorCode?) {
         let now = tp_monotonic_nanos()
-        let duration = Duration.nanoseconds(Int64(now &- trace.arrivedAt))
-        let wait = trace.dispatchedAt.map { Duration.nanoseconds(Int64($0 &- trace.arrivedAt)) }
-        metrics.requestCompleted(status: status, error: error, duration: duration, queueWait: wait)
+        let durationNanos = now &- trace.arrivedAt
+        let queueNanos = trace.dispatchedAt.map { $0 &- trace.arrivedAt }
+        metrics.requestCompleted(
+            status: status, error: error, duration: .nanoseconds(Int64(durationNanos)),
+            queueWait: queueNanos.map { .nanoseconds(Int64($0)) })
         // nil with TIDEPOOL_LOG_LEVEL=warning: no access log.
         guard let line = accessLog?.format(.init(
-            method: trace.method, path: trace.path, status: status, durationNanos: now &- trace.arrivedAt,
-            queueNanos: trace.dispatchedAt.map { $0 &- trace.arrivedAt }, instance: trace.instance, cold: trace.cold,
-            error: error))
+            method: trace.method, path: trace.loggedPath, status: status, durationNanos: durationNanos,
+            queueNanos: queueNanos, instance: trace.instance, cold: trace.cold, error: error))
         else { return }
         if LogOutput.append(line) { logFlush.schedule() }
     }

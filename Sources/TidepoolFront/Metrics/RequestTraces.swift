@@ -21,6 +21,8 @@ final class RequestTrace {
 
     /// The path as the access log shows it.
     var path: String { ObservedRequests.loggable(path: pathBytes) }
+    /// Its UTF-8, as the access log writes it.
+    var loggedPath: [UInt8] { ObservedRequests.loggableBytes(path: pathBytes) }
 }
 
 /// Per-instance bookkeeping for observability, owned by the host's loop
@@ -33,6 +35,14 @@ struct ObservedRequests {
 
     /// Longest path written to the access log (a path is client data).
     static let maxLoggedPath = 512
+
+    /// `loggable(path:)`'s UTF-8, for the access log. A short printable-ASCII
+    /// path (nearly every one) is already loggable: returned as it is, with no
+    /// String made and copied back per request.
+    static func loggableBytes(path: [UInt8]) -> [UInt8] {
+        if path.count <= maxLoggedPath, path.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) { return path }
+        return Array(loggable(path: path).utf8)
+    }
 
     /// A path safe for one log line: control bytes replaced, length capped.
     static func loggable(path: [UInt8]) -> String {
