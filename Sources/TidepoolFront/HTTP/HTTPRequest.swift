@@ -27,6 +27,8 @@ final class HTTPRequest {
     /// Response headers (name, value) in order; the serializer adds the framing ones.
     var outputHeaders: [(name: [UInt8], value: [UInt8])] = []
     private(set) var outputHasContentLength = false
+    /// The app (or a vercel.json rule) set its own Date: the front adds none.
+    private(set) var outputHasDate = false
     private(set) var outputAsksClose = false
     /// The reply's status once started (0 before), and its `x-tidepool-error` code.
     private(set) var status = 0
@@ -111,6 +113,7 @@ final class HTTPRequest {
         guard ResponseHeadWriter.isSafe(name), ResponseHeadWriter.isSafe(value), !name.isEmpty else { return }
         name.withUnsafeBytes { n in
             if HTTPRequestHead.equalsLower(n, "content-length") { outputHasContentLength = true }
+            if HTTPRequestHead.equalsLower(n, "date") { outputHasDate = true }
             if HTTPRequestHead.equalsLower(n, "connection") {
                 value.withUnsafeBytes { v in
                     HTTPRequestHead.forEachToken(v) { if HTTPRequestHead.equalsLower($0, "close") { outputAsksClose = true } }
@@ -211,7 +214,7 @@ final class HTTPRequest {
         for header in outputHeaders {
             ResponseHeadWriter.header(header.name, header.value, into: &out)
         }
-        out.append(contentsOf: date)
+        if !outputHasDate { out.append(contentsOf: date) }
         if let contentLength { ResponseHeadWriter.header("Content-Length", decimal: contentLength, into: &out) }
         if chunked { out.append(contentsOf: Self.chunkedHeader) }
         if !keepsConnection {
