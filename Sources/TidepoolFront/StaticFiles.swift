@@ -83,11 +83,46 @@ struct StaticFiles {
 
     /// `candidate`'s real path, if it lies inside the public directory.
     private func resolve(candidate: String) -> String? {
+        switch Self.plainPath(candidate, below: rootPrefix) {
+        case .plain: return candidate
+        case .missing: return nil
+        case .needsRealpath: break
+        }
         guard let real = realpath(candidate, nil) else { return nil }
         let resolved = String(cString: real)
         free(real)
         guard resolved.hasPrefix(rootPrefix) || resolved + "/" == rootPrefix else { return nil }
         return resolved
+    }
+
+    enum PlainPath { case plain, missing, needsRealpath }
+
+    /// Whether `candidate` is already its own real path: `rootPrefix` is real,
+    /// so that holds when no name below it is a symlink (one `lstat` per name,
+    /// against `realpath`'s `readlink` for every name from `/` down) and the
+    /// rest has no `.` or empty segment to normalise. `.missing` when a name
+    /// does not exist; `.needsRealpath` for a symlink or an odd shape.
+    static func plainPath(_ candidate: String, below rootPrefix: String) -> PlainPath {
+        let utf8 = Array(candidate.utf8)
+        let rootLength = rootPrefix.utf8.count
+        guard utf8.count > rootLength else { return .needsRealpath }
+        var segmentStart = rootLength
+        for i in rootLength...utf8.count where i == utf8.count || utf8[i] == UInt8(ascii: "/") {
+            let segment = utf8[segmentStart..<i]
+            if segment.isEmpty || segment.elementsEqual(".".utf8) { return .needsRealpath }
+            var info = stat()
+            let found = utf8.withUnsafeBytes { bytes in
+                withUnsafeTemporaryAllocation(of: CChar.self, capacity: i + 1) { name in
+                    UnsafeMutableRawBufferPointer(name).copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[..<i]))
+                    name[i] = 0
+                    return lstat(name.baseAddress!, &info) == 0
+                }
+            }
+            guard found else { return .missing }
+            if info.st_mode & S_IFMT == S_IFLNK { return .needsRealpath }
+            segmentStart = i + 1
+        }
+        return .plain
     }
 
     /// What the router's file system phase sees at a URL path.

@@ -64,6 +64,9 @@ enum StaticReplySender {
         }
         let body = evbuffer_new()
         defer { evbuffer_free(body) }
+        // A sendfile segment (moved as is into the connection's output, which
+        // drains to its socket too), not a mapping of the file per reply.
+        evbuffer_set_flags(body, UInt64(EVBUFFER_FLAG_DRAINS_TO_FD))
         if length > 0 {
             guard evbuffer_add_file(body, file.fd, Int64(offset), Int64(length)) == 0 else {
                 request.sendReply(status: 500, reason: "Internal Server Error")

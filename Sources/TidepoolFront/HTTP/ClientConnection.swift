@@ -61,6 +61,9 @@ final class ClientConnection {
         self.peerAddress = peerAddress
         self.peerPort = peerPort
         output = evbuffer_new()
+        // Files added with evbuffer_add_file then leave by sendfile; without
+        // the flag libevent maps each one (an mmap and a munmap per reply).
+        evbuffer_set_flags(output, UInt64(EVBUFFER_FLAG_DRAINS_TO_FD))
         parser = RequestParser(limits: server.limits)
         capacity = Self.initialCapacity
         buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
