@@ -53,22 +53,6 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         return "\(status): \(rawValue)\n\(meaning)\n"
     }
 
-    /// A whole HTTP/1.1 response carrying this code that asks the client to
-    /// close, for answers written straight to a socket (outside evhttp).
-    public var closingResponse: [UInt8] {
-        let text = body
-        return Array("""
-            HTTP/1.1 \(status) \(reason)\r
-            Content-Type: text/plain; charset=utf-8\r
-            Content-Length: \(text.utf8.count)\r
-            Cache-Control: no-store\r
-            \(Self.headerName): \(rawValue)\r
-            Connection: close\r
-            \r
-            \(text)
-            """.utf8)
-    }
-
     /// The standard reason phrase of `status`.
     public var reason: String {
         switch status {

@@ -5,21 +5,37 @@ import TidepoolCore
 /// header and in a short plain-text body (DESIGN.md section 7).
 extension HostRuntime {
     /// Answers `request` with `code` (its one terminal call: do not touch it afterwards).
-    func sendError(_ request: UnsafeMutablePointer<evhttp_request>, _ code: ErrorCode) {
-        if evhttp_request_get_connection(request) == nil {  // only freed: no completion
+    func sendError(_ request: HTTPRequest, _ code: ErrorCode) {
+        if request.isClientGone {  // nothing will be written: no completion
             repliesWriting -= 1
             traceEnded(request, status: Int(code.status), error: code)
         }
-        let headers = evhttp_request_get_output_headers(request)
-        evhttp_add_header(headers, ErrorCode.headerName, code.rawValue)
-        evhttp_add_header(headers, "Content-Type", "text/plain; charset=utf-8")
-        evhttp_add_header(headers, "Cache-Control", "no-store")
+        request.errorCode = code
+        request.addHeader(ErrorCode.headerName, code.rawValue)
+        request.addHeader("Content-Type", "text/plain; charset=utf-8")
+        request.addHeader("Cache-Control", "no-store")
         markClosingIfDraining(request)
         let body = evbuffer_new()
         defer { evbuffer_free(body) }
         let text = Array(code.body.utf8)
         evbuffer_add(body, text, text.count)
-        evhttp_send_reply(request, Int32(code.status), code.reason, body)
+        request.sendReply(status: code.status, reason: code.reason, body: body)
+    }
+
+    /// A status without one of our codes (501 for a method the front does
+    /// not serve, 417 for an unknown expectation), with its phrase as the body.
+    func sendPlain(_ request: HTTPRequest, status: Int) {
+        if request.isClientGone {
+            repliesWriting -= 1
+            traceEnded(request, status: status)
+        }
+        request.addHeader("Content-Type", "text/plain; charset=utf-8")
+        request.addHeader("Cache-Control", "no-store")
+        let body = evbuffer_new()
+        defer { evbuffer_free(body) }
+        let text = Array("\(status) \(ResponseHeadWriter.reasonPhrase(status))\n".utf8)
+        evbuffer_add(body, text, text.count)
+        request.sendReply(status: status, body: body)
     }
 
     /// Answers a pending request with `code` if it has not been answered yet.

@@ -14,7 +14,7 @@ final class EventLoop {
     private var readWatches: [ReadWatch] = []
 
     init() throws(HostError) {
-        // The epoll changelist coalesces the add/del pairs evhttp makes for one
+        // The epoll changelist coalesces the add/del pairs made for one
         // socket within a loop iteration (read off, write on, write off, read
         // on) into at most one epoll_ctl at the next dispatch. libevent's
         // caveat (a descriptor dup'ed and one copy closed before dispatch)
@@ -26,7 +26,7 @@ final class EventLoop {
         self.base = base
         // Two priorities: 0 for `watchReadable(urgent: true)` (caches that must
         // be current before any request of the same pass reads them), 1 (the
-        // default for every other event, evhttp's included) for the rest.
+        // default for every other event, the client connections' included) for the rest.
         event_base_priority_init(base, 2)
     }
 

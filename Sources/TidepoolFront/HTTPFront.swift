@@ -3,92 +3,86 @@ import Glibc
 import Logging
 import TidepoolCore
 
-/// The evhttp server: the listening socket, and the routing of each request to
-/// an internal route, a static file or the pool.
+/// The front's HTTP server (HTTP/HTTPServer.swift): the listening socket, and
+/// the routing of each request to an internal route, a static file or the pool.
 extension HostRuntime {
-    /// Methods the front accepts (evhttp answers others, and PATCH/OPTIONS unless
-    /// listed, with 501).
-    static let allowedMethods: UInt16 = UInt16(
-        EVHTTP_REQ_GET.rawValue | EVHTTP_REQ_HEAD.rawValue | EVHTTP_REQ_POST.rawValue | EVHTTP_REQ_PUT.rawValue
-            | EVHTTP_REQ_PATCH.rawValue | EVHTTP_REQ_DELETE.rawValue | EVHTTP_REQ_OPTIONS.rawValue
-    )
+    /// Methods the front serves; others are answered 501 and the connection closes.
+    static let allowedMethods: Set<HTTPMethod> = [.get, .head, .post, .put, .patch, .delete, .options]
+
+    var parserLimits: RequestParser.Limits {
+        RequestParser.Limits(
+            maxHeadBytes: configuration.maxHeaderBytes, maxTargetBytes: configuration.maxURIBytes,
+            maxBodyBytes: Int64(configuration.maxRequestBodyBytes),
+            headerTimeout: configuration.headerTimeoutSeconds, bodyTimeout: configuration.bodyTimeoutSeconds)
+    }
+
+    /// A server on the loop whose requests go to `handle`, with the host's completion hooks.
+    func makeServer(allowedMethods: Set<HTTPMethod>, maxConnections: Int?, onAdmin: Bool) -> HTTPServer {
+        let server = HTTPServer(
+            base: loop.base, limits: parserLimits, allowedMethods: allowedMethods, maxConnections: maxConnections,
+            clientTimeoutSeconds: configuration.clientTimeoutSeconds, logger: logger
+        ) { [unowned self] request in handle(request, onAdmin: onAdmin) }
+        server.onComplete = { [unowned self] request in
+            repliesWriting -= 1
+            traceCompleted(request)
+        }
+        server.onClientGone = { [unowned self] request in clientGone(request) }
+        return server
+    }
 
     /// Binds and listens right away, so a taken port fails before Python starts;
     /// connections wait in the kernel's backlog until every instance is ready
     /// (`enableFront`), instead of being refused.
     func bindFront() throws(HostError) {
-        guard let http = evhttp_new(loop.base) else { throw .httpServer }
-        self.http = http
-        evhttp_set_allowed_methods(http, Self.allowedMethods)
-        evhttp_set_max_body_size(http, configuration.maxRequestBodyBytes)
-        configureFrontLimits(http)  // FrontGuard.swift
-        configureConnectionLimit(http)  // ConnectionLimit.swift
-        // Responses carry exactly the app's headers: no invented text/html type.
-        evhttp_set_default_content_type(http, nil)
-        evhttp_set_gencb(http, frontRequestCallback, Unmanaged.passUnretained(self).toOpaque())
-
+        let server = makeServer(
+            allowedMethods: Self.allowedMethods, maxConnections: configuration.maxConnections, onAdmin: false)
         let fd = try ListenSocket.open(host: configuration.host, port: configuration.port)
-        let flags = UInt32(LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED)
-        guard let listener = evconnlistener_new(loop.base, nil, nil, flags, 0, fd) else {
-            Glibc.close(fd)
-            throw .httpServer
-        }
-        guard let bound = evhttp_bind_listener(http, listener) else {
-            evconnlistener_free(listener)
-            throw .httpServer
-        }
-        boundSocket = bound
-        self.listener = listener
+        try server.listen(fd: fd, enabled: false)
+        front = server
         try bindAdmin()
     }
 
     func enableFront() {
-        if let listener { evconnlistener_enable(listener) }
+        front?.enable()
     }
 
     /// Closes the listening socket, so new connections are refused at once
     /// instead of waiting in the backlog; open keep-alive connections still get answers.
     func disableFront() {
-        if let http, let boundSocket { evhttp_del_accept_socket(http, boundSocket) }  // frees the listener
-        boundSocket = nil
-        listener = nil
+        front?.stopListening()
     }
 
-    /// Frees the server: idle connections close, the port is released.
+    /// Closes the servers: every connection closes, the port is released.
     /// Only once no request is waiting for an answer.
     func freeFront() {
-        if let http { evhttp_free(http) }  // frees the bound listener too
+        front?.free()
+        front = nil
         freeAdmin()
-        if http != nil { releaseConnectionLimit() }  // ConnectionLimit.swift
-        http = nil
-        boundSocket = nil
-        listener = nil
     }
 
     func tearDownFront() {
         freeFront()
     }
 
-    /// One request from evhttp. Internal routes first (the app can never shadow
-    /// `/_tidepool/`), then vercel.json rules and `public/` statics, then the pool.
-    /// With an admin listener, `/_tidepool/` is only there (404 on the main port)
-    /// and the admin listener serves nothing else.
     /// `/_tidepool/`: the host's own routes (metrics, status, live page).
     static let internalPrefix = Array("/_tidepool/".utf8)
 
-    func handle(_ request: UnsafeMutablePointer<evhttp_request>, onAdmin: Bool = false) {
-        // Counted until evhttp has written the whole reply, so a graceful stop
-        // does not cut the tail of a large response still leaving the socket.
+    /// One request from a server. Refusals first (answered with their code,
+    /// then the connection closes), internal routes next (the app can never
+    /// shadow `/_tidepool/`), then vercel.json rules and `public/` statics,
+    /// then the pool. With an admin listener, `/_tidepool/` is only there (404
+    /// on the main port) and the admin listener serves nothing else.
+    func handle(_ request: HTTPRequest, onAdmin: Bool = false) {
+        // Counted until the whole reply is written, so a graceful stop does
+        // not cut the tail of a large response still leaving the socket.
         repliesWriting += 1
-        evhttp_request_set_on_complete_cb(request, replyCompleteCallback, Unmanaged.passUnretained(self).toOpaque())
-        if !onAdmin { traceArrived(request) }  // before the guard: its 400/414 are counted and logged
-        if answerGuardRejection(request) { return }  // RequestGuard.swift
-        if rejectBadFraming(request) { return }  // FrontGuard.swift
-        guard let uri = evhttp_request_get_uri(request) else {
-            sendError(request, .malformedRequest)
+        if !onAdmin { traceArrived(request) }  // refusals are counted and logged too
+        if let rejection = request.rejection {
+            request.addHeader("Connection", "close")
+            if let code = rejection.code { sendError(request, code) } else { sendPlain(request, status: rejection.status) }
             return
         }
-        let target = Array(UnsafeRawBufferPointer(start: uri, count: strlen(uri)))
+        let target = Array(request.target)
         let path = URLPath.decodedPath(ofTarget: target)
         if path.elementsEqual(Self.internalPrefix.dropLast()) || path.starts(with: Self.internalPrefix) {
             untrace(request)  // `/_tidepool/` is not traffic
@@ -104,26 +98,14 @@ extension HostRuntime {
     }
 
     /// During shutdown, responses ask keep-alive clients to go away.
-    func markClosingIfDraining(_ request: UnsafeMutablePointer<evhttp_request>) {
+    func markClosingIfDraining(_ request: HTTPRequest) {
         guard phase != .serving else { return }
-        evhttp_add_header(evhttp_request_get_output_headers(request), "Connection", "close")
+        request.addHeader("Connection", "close")
     }
 }
 
-private func frontRequestCallback(_ request: UnsafeMutablePointer<evhttp_request>?, _ context: UnsafeMutableRawPointer?) {
-    guard let request, let context else { return }
-    Unmanaged<HostRuntime>.fromOpaque(context).takeUnretainedValue().handle(request)
-}
-
-private func replyCompleteCallback(_ request: UnsafeMutablePointer<evhttp_request>?, _ context: UnsafeMutableRawPointer?) {
-    guard let context else { return }
-    let runtime = Unmanaged<HostRuntime>.fromOpaque(context).takeUnretainedValue()
-    runtime.repliesWriting -= 1
-    if let request { runtime.traceCompleted(request) }
-}
-
-/// The listening socket, made here (not by evhttp) so it is close-on-exec from
-/// the start and its errors name the address.
+/// The listening socket, made here so it is close-on-exec from the start and
+/// its errors name the address.
 enum ListenSocket {
     static func open(host: String, port: Int) throws(HostError) -> Int32 {
         var hints = addrinfo()
@@ -145,8 +127,8 @@ enum ListenSocket {
             guard fd >= 0 else { lastError = errno; continue }
             var one: Int32 = 1
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-            // Accepted sockets inherit it (Linux): evhttp never sets it, and
-            // Nagle would hold a streamed chunk behind an unacknowledged one.
+            // Accepted sockets inherit it (Linux): Nagle would hold a
+            // streamed chunk behind an unacknowledged one.
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             if bind(fd, current.pointee.ai_addr, current.pointee.ai_addrlen) == 0, listen(fd, 1024) == 0 {
                 return fd

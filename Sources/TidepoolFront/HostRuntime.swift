@@ -46,14 +46,14 @@ final class HostRuntime {
     var forkBacklog: [UInt32] = []
     var requests: [UInt32: PendingRequest] = [:]
     var nextRequestID: UInt32 = 1
-    /// Requests evhttp handed us whose reply is not fully written yet. Replies
-    /// evhttp drops with a lost connection never report completion, so this may
+    /// Requests the front handed us whose reply is not fully written yet. A
+    /// reply whose client leaves first never reports completion, so this may
     /// stay above zero: a stop waits for it only for `replyFlushGraceSeconds`.
     var repliesWriting = 0
     static let replyFlushGraceSeconds = 3.0
     /// Reused for the frames of each dispatch (RequestForwarding.swift): no array per request.
     var frameScratch: [UInt8] = []
-    /// Requests with response data to pass to evhttp at the end of the current read batch.
+    /// Requests with response data to write at the end of the current read batch.
     var dirtyRequests: [PendingRequest] = []
     /// Process groups that may still hold live children (template groups, spawned instances).
     var processGroups: Set<pid_t> = []
@@ -62,12 +62,11 @@ final class HostRuntime {
     /// vercel.json redirects, headers, rewrites, cleanUrls, trailingSlash (FrontRouting.swift).
     /// Replaced with the new version's on redeploy (Redeploy.swift).
     var router: Router
-    var http: OpaquePointer?
-    var listener: OpaquePointer?
-    var boundSocket: OpaquePointer?
+    /// The main port's HTTP server (HTTP/HTTPServer.swift).
+    var front: HTTPServer?
     var startupTimer: Timer?
     /// The `--admin-port` server, when `/_tidepool/` is served apart (Metrics/AdminListener.swift).
-    var adminHTTP: OpaquePointer?
+    var admin: HTTPServer?
     let metrics = HostMetrics()
     /// The access log's formatter; nil when the log level hides it (above `info`).
     var accessLog: AccessLog?
@@ -77,8 +76,6 @@ final class HostRuntime {
     let startedAt = tp_monotonic_nanos()
     /// Who children run as (InstanceUser.swift); nil keeps the host's identity.
     var instanceUser: InstanceUser?
-    /// Open client connections and connections not yet counted (ConnectionLimit.swift).
-    var connections = ConnectionLimit()
 
     /// How long the template and the first instances may take to become ready.
     static let startupTimeoutSeconds = 120.0

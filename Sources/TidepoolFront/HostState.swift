@@ -49,22 +49,21 @@ final class TemplateRecord {
     }
 }
 
-/// A client request for the app, from arrival until its reply is handed to evhttp.
+/// A client request for the app, from arrival until its reply is handed to its connection.
 final class PendingRequest {
     enum Phase {
         case queued
         /// Frames sent; waiting for the response head.
         case dispatched
-        /// `evhttp_send_reply_start` was called: body goes out as chunks.
+        /// `startReply` was called: body goes out as chunks.
         case streaming
     }
 
     let id: UInt32
-    /// The evhttp request. Valid until the one terminal call (`evhttp_send_reply`,
-    /// `evhttp_send_reply_end`, or freeing its connection), after which evhttp
-    /// frees it and this is nil: nothing may touch it again.
-    var request: UnsafeMutablePointer<evhttp_request>?
-    let method: evhttp_cmd_type
+    /// The client's request until its one terminal call (`sendReply`,
+    /// `endReply`, `abort`) or its client leaving; nil after: nothing may touch it again.
+    var request: HTTPRequest?
+    let method: HTTPMethod
     var phase: Phase = .queued
     var instance: UInt32?
     /// Monotonic time the request was sent to its instance (for maxDuration).
@@ -73,11 +72,11 @@ final class PendingRequest {
     /// of them reached the instance while the channel's `bytesWritten` is at
     /// or below this.
     var queuedAt: UInt64 = 0
-    /// Response head received but not yet passed to evhttp.
+    /// Response head received but not yet passed to the client's connection.
     var head: ResponseHead?
-    /// Response bytes received but not yet passed to evhttp.
+    /// Response bytes received but not yet passed to the client's connection.
     let body: OpaquePointer
-    /// Body bytes passed to evhttp so far, checked against a declared Content-Length.
+    /// Body bytes passed to the connection so far, checked against a declared Content-Length.
     var bytesSent = 0
     var declaredLength: Int?
     /// The client's reply is finished; later body frames are discarded.
@@ -86,10 +85,10 @@ final class PendingRequest {
     /// The request-target the app sees after a vercel.json rewrite (nil: the client's).
     var rewrittenTarget: [UInt8]?
 
-    init(id: UInt32, request: UnsafeMutablePointer<evhttp_request>) {
+    init(id: UInt32, request: HTTPRequest) {
         self.id = id
         self.request = request
-        self.method = evhttp_request_get_command(request)
+        self.method = request.method
         self.body = evbuffer_new()
     }
 
@@ -99,6 +98,6 @@ final class PendingRequest {
 
     /// Whether the response may carry a body (not for HEAD, 1xx, 204, 304).
     func responseHasBody(status: UInt16) -> Bool {
-        method != EVHTTP_REQ_HEAD && status != 204 && status != 304 && !(100..<200).contains(status)
+        method != .head && status != 204 && status != 304 && !(100..<200).contains(status)
     }
 }

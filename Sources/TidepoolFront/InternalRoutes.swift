@@ -36,9 +36,8 @@ extension HostRuntime {
         let scheduler: SchedulerStatusView
     }
 
-    func serveInternal(_ request: UnsafeMutablePointer<evhttp_request>, path: [UInt8]) {
-        let method = evhttp_request_get_command(request)
-        guard method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD else {
+    func serveInternal(_ request: HTTPRequest, path: [UInt8]) {
+        guard request.method == .get || request.method == .head else {
             sendError(request, .notFound)
             return
         }
@@ -82,17 +81,16 @@ extension HostRuntime {
         )
     }
 
-    private func sendJSON(_ request: UnsafeMutablePointer<evhttp_request>, _ value: some Encodable) {
+    private func sendJSON(_ request: HTTPRequest, _ value: some Encodable) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
-        let headers = evhttp_request_get_output_headers(request)
-        evhttp_add_header(headers, "Content-Type", "application/json")
-        evhttp_add_header(headers, "Cache-Control", "no-store")
+        request.addHeader("Content-Type", "application/json")
+        request.addHeader("Cache-Control", "no-store")
         markClosingIfDraining(request)
         let body = evbuffer_new()
         defer { evbuffer_free(body) }
         data.withUnsafeBytes { _ = evbuffer_add(body, $0.baseAddress, $0.count) }
-        evhttp_send_reply(request, 200, "OK", body)
+        request.sendReply(status: 200, reason: "OK", body: body)
     }
 }

@@ -17,11 +17,12 @@ extension HostRuntime {
     static let bodyChunkBytes = 1 << 20
 
     /// A request for the app arrived: the scheduler places, queues or rejects it.
-    func forward(_ request: UnsafeMutablePointer<evhttp_request>, rewrittenTarget: [UInt8]? = nil) {
+    func forward(_ request: HTTPRequest, rewrittenTarget: [UInt8]? = nil) {
         var id = nextRequestID
         while requests[id] != nil { id = id == UInt32.max ? 1 : id + 1 }  // wrapped onto a live one
         nextRequestID = id == UInt32.max ? 1 : id + 1
         let pending = PendingRequest(id: id, request: request)
+        request.pendingID = id
         pending.rewrittenTarget = rewrittenTarget
         requests[id] = pending
         report(.requestArrived(RequestID(UInt64(id)), now: now))
@@ -51,7 +52,7 @@ extension HostRuntime {
             report(.requestFinished(requestID, instance: schedulerInstance, cpu: .zero, wall: .zero, now: now))
             return
         }
-        guard let connection = evhttp_request_get_connection(request) else {
+        guard let connection = request.connection else {
             // The client left while the request was queued: free it, free the slot.
             requests[id] = nil
             replyError(pending, .noResponse)
@@ -67,8 +68,8 @@ extension HostRuntime {
         traceDispatched(request, instance: instanceID, at: pending.dispatchedAt)
         instance.requests.insert(id)
 
-        let input = evhttp_request_get_input_buffer(request)
-        let bodyLength = input.map { evbuffer_get_length($0) } ?? 0
+        let bodyLength = request.bodyLength
+        let input: OpaquePointer? = bodyLength > 0 ? request.body : nil
         // One reused buffer: the head (and the end, without a body) in one add.
         frameScratch.removeAll(keepingCapacity: true)
         appendRequestHead(
@@ -103,55 +104,54 @@ extension HostRuntime {
 
     /// Appends the request's head frame: what WSGI's environ needs — method,
     /// raw target, version, the client's headers (filtered) plus the
-    /// forwarding headers, peer and server. Written straight from evhttp's
-    /// strings (`RequestHeadWriter`): no array or String per header.
+    /// forwarding headers, peer and server. Written straight from the head's
+    /// bytes (`RequestHeadWriter`): no array or String per header.
     private func appendRequestHead(
-        id: UInt32, _ request: UnsafeMutablePointer<evhttp_request>, connection: OpaquePointer, bodyLength: Int,
+        id: UInt32, _ request: HTTPRequest, connection: ClientConnection, bodyLength: Int,
         rewrittenTarget: [UInt8]?, into frame: inout [UInt8]
     ) {
-        var peerAddress: UnsafeMutablePointer<CChar>?
-        var peerPort: UInt16 = 0
-        evhttp_connection_get_peer(connection, &peerAddress, &peerPort)
-        // A numeric address (ASCII), as evhttp formats it.
-        let peer = UnsafeRawBufferPointer(start: peerAddress, count: peerAddress.map { strlen($0) } ?? 0)
+        let peerPort = connection.peerPort
+        connection.peerAddress.withUnsafeBytes { peer in
+            request.headBytes.withUnsafeBytes { headBytes in
+                appendRequestHead(
+                    id: id, request, headBytes: headBytes, peer: peer, peerPort: peerPort, bodyLength: bodyLength,
+                    rewrittenTarget: rewrittenTarget, into: &frame)
+            }
+        }
+    }
 
-        let method = Self.methodName(evhttp_request_get_command(request))
-        let major = UInt8(bitPattern: request.pointee.major), minor = UInt8(bitPattern: request.pointee.minor)
+    private func appendRequestHead(
+        id: UInt32, _ request: HTTPRequest, headBytes: UnsafeRawBufferPointer, peer: UnsafeRawBufferPointer,
+        peerPort: UInt16, bodyLength: Int, rewrittenTarget: [UInt8]?, into frame: inout [UInt8]
+    ) {
+        let method = request.methodText
+        let major: UInt8 = 1, minor = request.versionMinor
         var writer: RequestHeadWriter
         if let rewrittenTarget {
             writer = rewrittenTarget.withUnsafeBytes {
                 RequestHeadWriter(id: id, method: method, target: $0, versionMajor: major, versionMinor: minor, into: &frame)
             }
-        } else if let uri = evhttp_request_get_uri(request) {
-            writer = RequestHeadWriter(
-                id: id, method: method, target: UnsafeRawBufferPointer(start: uri, count: strlen(uri)),
-                versionMajor: major, versionMinor: minor, into: &frame)
         } else {
-            writer = Self.rootTarget.withUnsafeBytes {
-                RequestHeadWriter(id: id, method: method, target: $0, versionMajor: major, versionMinor: minor, into: &frame)
-            }
+            writer = RequestHeadWriter(
+                id: id, method: method, target: UnsafeRawBufferPointer(rebasing: headBytes[request.head.target]),
+                versionMajor: major, versionMinor: minor, into: &frame)
         }
 
-        // Valid while the request lives (evhttp's strings).
+        // Valid while the request lives (its head bytes).
         var hostHeader: UnsafeRawBufferPointer?
         var hadTransferEncoding = false
         var hadContentLength = false
         var clientForwardedFor: UnsafeRawBufferPointer?
-        if let input = evhttp_request_get_input_headers(request) {
-            var entry = tp_evkeyvalq_first(input)
-            while let current = entry {
-                entry = tp_evkeyval_next(current)
-                guard let keyPointer = current.pointee.key, let valuePointer = current.pointee.value else { continue }
-                // Names are RFC 9110 tokens (ASCII): FrontGuard refused any other request.
-                let name = UnsafeRawBufferPointer(start: keyPointer, count: strlen(keyPointer))
-                let value = UnsafeRawBufferPointer(start: valuePointer, count: strlen(valuePointer))
-                if ASCIICase.equals(name, "host") { hostHeader = value }
-                if ASCIICase.equals(name, "transfer-encoding") { hadTransferEncoding = true }
-                if ASCIICase.equals(name, "content-length") { hadContentLength = true }
-                if ASCIICase.equals(name, "x-forwarded-for") { clientForwardedFor = value }
-                if Self.isDroppedRequestHeader(name) { continue }
-                writer.header(name: name, value: value, into: &frame)
-            }
+        for field in request.head.fields {
+            // Names are RFC 9110 tokens (ASCII): the parser refused any other request.
+            let name = UnsafeRawBufferPointer(rebasing: headBytes[field.name])
+            let value = UnsafeRawBufferPointer(rebasing: headBytes[field.value])
+            if ASCIICase.equals(name, "host") { hostHeader = value }
+            if ASCIICase.equals(name, "transfer-encoding") { hadTransferEncoding = true }
+            if ASCIICase.equals(name, "content-length") { hadContentLength = true }
+            if ASCIICase.equals(name, "x-forwarded-for") { clientForwardedFor = value }
+            if Self.isDroppedRequestHeader(name) { continue }
+            writer.header(name: name, value: value, into: &frame)
         }
         // A chunked body arrives decoded: tell the app its length instead.
         if hadTransferEncoding && !hadContentLength {
@@ -222,20 +222,5 @@ extension HostRuntime {
             return String(host[host.index(after: host.startIndex)..<close])
         }
         return host.split(separator: ":", maxSplits: 1).first.map(String.init) ?? host
-    }
-
-    static func methodName(_ method: evhttp_cmd_type) -> String {
-        switch method {
-        case EVHTTP_REQ_GET: "GET"
-        case EVHTTP_REQ_HEAD: "HEAD"
-        case EVHTTP_REQ_POST: "POST"
-        case EVHTTP_REQ_PUT: "PUT"
-        case EVHTTP_REQ_PATCH: "PATCH"
-        case EVHTTP_REQ_DELETE: "DELETE"
-        case EVHTTP_REQ_OPTIONS: "OPTIONS"
-        case EVHTTP_REQ_TRACE: "TRACE"
-        case EVHTTP_REQ_CONNECT: "CONNECT"
-        default: "GET"
-        }
     }
 }

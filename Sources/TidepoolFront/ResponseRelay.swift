@@ -5,18 +5,17 @@ import TidepoolCore
 
 /// Responses from instances to clients.
 ///
-/// A head and end that arrive in one read batch become one `evhttp_send_reply`
-/// with a Content-Length. A head whose end has not arrived by the end of the
+/// A head and end that arrive in one read batch become one whole reply
+/// (`HTTPRequest.sendReply`) with a Content-Length. A head whose end has not arrived by the end of the
 /// batch starts a streamed reply (chunked for HTTP/1.1 unless the app declared
 /// a length), and each later batch's body goes out as one chunk, so a
 /// streaming app's first bytes reach the client before its last are made.
 ///
-/// Every evhttp request gets exactly one terminal call (`evhttp_send_reply`,
-/// `evhttp_send_reply_end`, or `evhttp_connection_free` to abort) and is never
-/// touched after it. A client that left is detected by a nil connection; evhttp
-/// frees such a request on that terminal call (DESIGN.md section 10).
+/// Every request gets exactly one terminal call (`sendReply`, `endReply`, or
+/// `abort`) and is never touched after it. A client that left is reported by
+/// its connection (`clientGone`) and seen as `isClientGone` (DESIGN.md section 10).
 extension HostRuntime {
-    /// Response headers that describe the hop, not the content; evhttp sets its own.
+    /// Response headers that describe the hop, not the content; the front sets its own.
     static func isHopByHop(_ lowerName: String) -> Bool {
         switch lowerName {
         case "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade": true
@@ -114,28 +113,30 @@ extension HostRuntime {
         pending.request = nil
         pending.replied = true
         let hasBody = pending.responseHasBody(status: head.status)
-        // With a body, evhttp writes the true Content-Length; without one (HEAD), the app's stays.
+        // With a body, the front writes the true Content-Length; without one (HEAD), the app's stays.
         _ = applyHeaders(head, to: request, keepContentLength: !hasBody)
         markClosingIfDraining(request)
-        let connection = evhttp_request_get_connection(request)
-        sendReply(request, head) { evhttp_send_reply(request, Int32(head.status), $0, hasBody ? pending.body : nil) }
-        if let connection { ReplyWriteThrough.flush(connection) }  // the request may be freed from here on
+        if request.isClientGone {  // nothing will be written: no completion
+            repliesWriting -= 1
+            traceEnded(request, status: 499)
+        }
+        request.sendReply(status: Int(head.status), reason: head.reason, body: hasBody ? pending.body : nil)
     }
 
     private func startStreaming(_ pending: PendingRequest, _ head: ResponseHead) {
         guard let request = pending.request else { return }
-        guard evhttp_request_get_connection(request) != nil else {
+        guard !request.isClientGone else {
             clientLeft(pending)
             return
         }
         let hasBody = pending.responseHasBody(status: head.status)
         pending.declaredLength = applyHeaders(head, to: request, keepContentLength: true)
         markClosingIfDraining(request)
-        if hasBody, pending.declaredLength == nil, request.pointee.major == 1, request.pointee.minor == 0 {
+        if hasBody, pending.declaredLength == nil, request.versionMinor == 0 {
             // HTTP/1.0 has no chunked encoding: the body ends when the connection does.
-            evhttp_add_header(evhttp_request_get_output_headers(request), "Connection", "close")
+            request.addHeader("Connection", "close")
         }
-        sendReply(request, head) { evhttp_send_reply_start(request, Int32(head.status), $0) }
+        request.startReply(status: Int(head.status), reason: head.reason)
         pending.phase = .streaming
         flushChunk(pending)
     }
@@ -144,12 +145,12 @@ extension HostRuntime {
         guard let request = pending.request else { return }
         let length = evbuffer_get_length(pending.body)
         guard length > 0 else { return }
-        guard evhttp_request_get_connection(request) != nil else {
+        guard !request.isClientGone else {
             clientLeft(pending)
             return
         }
         pending.bytesSent += length
-        evhttp_send_reply_chunk(request, pending.body)
+        request.sendChunk(pending.body)
     }
 
     private func finishStreaming(_ pending: PendingRequest) {
@@ -162,72 +163,65 @@ extension HostRuntime {
         }
         pending.request = nil
         pending.replied = true
-        evhttp_send_reply_end(request)
+        if request.isClientGone {
+            repliesWriting -= 1
+            traceEnded(request, status: 499)
+        }
+        request.endReply()
     }
 
     /// Ends the client's connection without completing the reply, so a cut-short
-    /// body can never pass for a whole one. Freeing the connection frees the request.
+    /// body can never pass for a whole one: the socket is closed with a zero
+    /// linger (RST), so even an HTTP/1.0 body delimited by the connection's
+    /// close reads as an error.
     private func abort(_ pending: PendingRequest) {
         guard let request = pending.request else { return }
         pending.request = nil
         pending.replied = true
-        repliesWriting -= 1  // freed without completing
+        repliesWriting -= 1  // ends without completing
         traceEnded(request, status: 0)
-        if let connection = evhttp_request_get_connection(request) {
-            if let bufferEvent = evhttp_connection_get_bufferevent(connection) {
-                Self.resetConnection(fd: bufferevent_getfd(bufferEvent))
-            }
-            evhttp_connection_free(connection)
-        } else {
-            evhttp_send_reply_end(request)  // client already gone: this only frees the request
-        }
+        request.abort()
     }
 
-    /// Makes the client see a reset, not an orderly end: even an HTTP/1.0 body
-    /// delimited by the connection's close then reads as an error. evhttp would
-    /// `shutdown` (FIN) before closing, so the socket is closed here with a zero
-    /// linger (RST) by putting a fresh unconnected socket in its place; evhttp
-    /// then shuts down and closes that one harmlessly.
-    private static func resetConnection(fd: Int32) {
-        guard fd >= 0 else { return }
-        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
-        let placeholder = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard placeholder >= 0 else { return }
-        dup2(placeholder, fd)  // closes the client socket: RST
-        Glibc.close(placeholder)
-    }
-
-    /// The client disconnected: free the request and ask the instance to stop working on it.
-    private func clientLeft(_ pending: PendingRequest) {
+    /// The client disconnected: forget the request and ask the instance to stop working on it.
+    func clientLeft(_ pending: PendingRequest) {
         guard let request = pending.request else { return }
         pending.request = nil
         pending.replied = true
         evbuffer_drain(pending.body, evbuffer_get_length(pending.body))
-        repliesWriting -= 1  // freed without completing
+        repliesWriting -= 1  // ends without completing
         traceEnded(request, status: 499)
-        if pending.phase == .streaming { evhttp_send_reply_end(request) } else { evhttp_send_reply(request, 499, "Client Closed Request", nil) }
         if let id = pending.instance { instances[id]?.channel.send(.cancel(id: pending.id)) }
+    }
+
+    /// A server reports the client of `request` gone before its reply was
+    /// written: a request with an instance is cancelled there at once (a
+    /// queued one leaves the queue at the executor's next sweep); a reply
+    /// already handed over is counted as ended.
+    func clientGone(_ request: HTTPRequest) {
+        if let id = request.pendingID, let pending = requests[id], pending.request === request {
+            if pending.phase != .queued { clientLeft(pending) }
+            return
+        }
+        if request.replyState == .finished {
+            repliesWriting -= 1
+            traceEnded(request, status: request.status, error: request.errorCode)
+        }
     }
 
     /// Copies the app's headers onto the reply, minus hop-by-hop ones (and
     /// Content-Length unless kept). Returns the declared length, if kept and valid.
-    private func applyHeaders(
-        _ head: ResponseHead, to request: UnsafeMutablePointer<evhttp_request>, keepContentLength: Bool
-    ) -> Int? {
-        let output = evhttp_request_get_output_headers(request)
+    private func applyHeaders(_ head: ResponseHead, to request: HTTPRequest, keepContentLength: Bool) -> Int? {
         // vercel.json headers were added at routing time: a header the app sets itself wins.
         // (Usually there are none: then nothing to remove, and no set to build.)
-        var seen: Set<[UInt8]> = []
-        let routeHeaders = output.map { tp_evkeyvalq_first($0) != nil } ?? false
-        for header in head.headers where routeHeaders && !header.name.contains(0) && seen.insert(header.name).inserted {
-            (header.name + [0]).withUnsafeBufferPointer { name in
-                name.withMemoryRebound(to: CChar.self) { name in
-                    while evhttp_remove_header(output, name.baseAddress) == 0 {}
-                }
+        if request.hasOutputHeaders {
+            var seen: Set<[UInt8]> = []
+            for header in head.headers where seen.insert(header.name).inserted {
+                request.removeHeaders(named: header.name)
             }
         }
         var declared: Int?
+        request.outputHeaders.reserveCapacity(request.outputHeaders.count + head.headers.count)
         for header in head.headers {
             // ASCII names (all real ones) are compared as bytes; others keep
             // the Unicode lowercasing they always had.
@@ -241,10 +235,7 @@ extension HostRuntime {
                 guard keepContentLength else { continue }
                 declared = Int(String(decoding: header.value, as: UTF8.self).trimmingCharacters(in: " \t"))
             }
-            guard !header.name.contains(0), !header.value.contains(0) else { continue }
-            Self.withCString(header.name) { name in
-                Self.withCString(header.value) { value in _ = evhttp_add_header(output, name, value) }
-            }
+            request.addHeader(header.name, header.value)
         }
         return declared
     }
@@ -259,26 +250,6 @@ extension HostRuntime {
 
     private static let proxyPrefix: StaticString = "proxy-"
 
-    /// `bytes` (no NUL inside) as a C string, on the stack when small.
-    private static func withCString(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> Void) {
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: bytes.count + 1) { buffer in
-            bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: $0) }
-            buffer[bytes.count] = 0
-            body(UnsafePointer(buffer.baseAddress!))
-        }
-    }
-
-    /// Calls `send` with the reason phrase as a C string (nil: evhttp's standard phrase).
-    private func sendReply(
-        _ request: UnsafeMutablePointer<evhttp_request>, _ head: ResponseHead,
-        _ send: (UnsafePointer<CChar>?) -> Void
-    ) {
-        if head.reason.isEmpty || head.reason.utf8.contains(where: { $0 < 0x20 }) {
-            send(nil)
-        } else {
-            head.reason.withCString { send($0) }
-        }
-    }
 }
 
 private extension String {

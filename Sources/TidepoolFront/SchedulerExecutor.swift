@@ -12,9 +12,9 @@ import TidepoolCore
 ///
 /// What the scheduler does not do, done here on each tick: a start that has
 /// not answered `ready` within `instanceStartTimeoutSeconds` is reported as
-/// dead, and a queued request whose client closed its connection (evhttp
-/// stops reading a connection while its request waits, so nothing else would
-/// notice) is reported cancelled and leaves the queue.
+/// dead, and a queued request whose client closed its connection (seen by
+/// its connection, or asked of the kernel when reading was paused) is
+/// reported cancelled and leaves the queue.
 extension HostRuntime {
     /// The scheduler's clock: the host's monotonic clock.
     var now: Instant { Instant(nanoseconds: Int64(bitPattern: tp_monotonic_nanos())) }
@@ -159,10 +159,8 @@ extension HostRuntime {
         for pending in requests.values.sorted(by: { $0.id < $1.id }) where pending.phase == .queued {
             guard let request = pending.request else { continue }
             var gone = true
-            if let connection = evhttp_request_get_connection(request),
-               let bufferEvent = evhttp_connection_get_bufferevent(connection) {
-                let fd = bufferevent_getfd(bufferEvent)
-                gone = fd < 0 || tp_peer_closed(fd) != 0
+            if let connection = request.connection, !connection.closed {
+                gone = tp_peer_closed(connection.fd) != 0
             }
             guard gone else { continue }
             logger.debug("request \(pending.id): the client left while it was queued")

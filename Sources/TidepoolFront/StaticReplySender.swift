@@ -8,9 +8,9 @@ import TidepoolProject
 enum StaticReplySender {
     static let defaultCacheControl = "public, max-age=0, must-revalidate"
 
-    /// Replies and closes (or hands evhttp) the file descriptor: its one terminal call for `request`.
+    /// Replies and closes (or hands the reply's evbuffer) the file descriptor: its one terminal call for `request`.
     static func send(
-        _ file: StaticFiles.File, request: UnsafeMutablePointer<evhttp_request>, method: String,
+        _ file: StaticFiles.File, request: HTTPRequest, method: String,
         conditions: StaticReply.Conditions, routeHeaders: [HeaderRule.Header], closeConnection: Bool
     ) {
         let etag = StaticReply.etag(size: file.size, modifiedNanos: file.modifiedNanos, inode: file.inode)
@@ -30,23 +30,22 @@ enum StaticReplySender {
             headers.append((header.key, header.value))
         }
         if closeConnection { headers.append(("Connection", "close")) }
-        let output = evhttp_request_get_output_headers(request)
         for (name, value) in headers where !value.utf8.contains(where: { $0 == 0 || $0 == 10 || $0 == 13 }) {
-            evhttp_add_header(output, name, value)
+            request.addHeader(name, value)
         }
 
         switch reply {
         case .notModified:
             Glibc.close(file.fd)
-            evhttp_send_reply(request, 304, "Not Modified", nil)
+            request.sendReply(status: 304, reason: "Not Modified")
         case .unsatisfiable:
             Glibc.close(file.fd)
-            evhttp_add_header(output, "Content-Range", "bytes */\(file.size)")
-            evhttp_send_reply(request, 416, "Range Not Satisfiable", nil)
+            request.addHeader("Content-Range", "bytes */\(file.size)")
+            request.sendReply(status: 416, reason: "Range Not Satisfiable")
         case .full:
             sendBody(file, request: request, status: 200, reason: "OK", offset: 0, length: file.size, head: method == "HEAD")
         case .partial(let first, let last):
-            evhttp_add_header(output, "Content-Range", "bytes \(first)-\(last)/\(file.size)")
+            request.addHeader("Content-Range", "bytes \(first)-\(last)/\(file.size)")
             sendBody(file, request: request, status: 206, reason: "Partial Content", offset: first, length: last - first + 1, head: false)
         }
     }
@@ -54,25 +53,25 @@ enum StaticReplySender {
     /// HEAD: headers only, with the real Content-Length. Otherwise the body is
     /// handed to evbuffer_add_file, which owns and closes the fd.
     private static func sendBody(
-        _ file: StaticFiles.File, request: UnsafeMutablePointer<evhttp_request>, status: Int32, reason: String,
+        _ file: StaticFiles.File, request: HTTPRequest, status: Int, reason: String,
         offset: Int, length: Int, head: Bool
     ) {
         if head {
             Glibc.close(file.fd)
-            evhttp_add_header(evhttp_request_get_output_headers(request), "Content-Length", String(length))
-            evhttp_send_reply(request, status, reason, nil)
+            request.addHeader("Content-Length", String(length))
+            request.sendReply(status: status, reason: reason)
             return
         }
         let body = evbuffer_new()
         defer { evbuffer_free(body) }
         if length > 0 {
             guard evbuffer_add_file(body, file.fd, Int64(offset), Int64(length)) == 0 else {
-                evhttp_send_reply(request, 500, "Internal Server Error", nil)
+                request.sendReply(status: 500, reason: "Internal Server Error")
                 return
             }
         } else {
             Glibc.close(file.fd)
         }
-        evhttp_send_reply(request, status, reason, body)
+        request.sendReply(status: status, reason: reason, body: body)
     }
 }

@@ -102,7 +102,7 @@ def test_uri_too_long_is_414(server):
 
 def test_head_over_limit_is_431_and_closed(server):
     """A head over maxHeaderBytes is answered 431 REQUEST_HEADER_TOO_LARGE by the
-    front's request guard before evhttp parses any of it, and the connection closes."""
+    front's parser before the head is complete, and the connection closes."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"h" * 10000 + b"\r\n\r\n")
         data = read_response(sock)

@@ -269,6 +269,24 @@ def test_repeated_response_headers(server):
     assert custom == "custom value"
 
 
+def test_date_header_once(server):
+    """The front adds Date unless the app set its own: never two."""
+    for path, own in (("/set-cookies", None), ("/own-date", "Tue, 01 Jan 2030 00:00:00 GMT")):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        try:
+            conn.request("GET", path)
+            r = conn.getresponse()
+            r.read()
+            dates = [v for k, v in r.getheaders() if k.lower() == "date"]
+        finally:
+            conn.close()
+        assert len(dates) == 1, (path, dates)
+        if own:
+            assert dates == [own]
+        else:
+            assert dates[0].endswith(" GMT")
+
+
 def test_large_response(server):
     size = 3 * 1024 * 1024 + 17
     r = server.get(f"/big?{size}", timeout=30)

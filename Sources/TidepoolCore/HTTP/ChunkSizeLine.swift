@@ -1,7 +1,7 @@
 /// The size line that opens each chunk of a chunked body (RFC 9112 §7.1):
-/// `1*HEXDIG`, optionally followed by a space and anything (which is all
-/// evhttp 2.1 reads past the digits; it rejects `5;ext` without the space,
-/// so the guard does too rather than pass it a line it would answer 413 to).
+/// `1*HEXDIG`, optionally followed by a space and anything (the rule the
+/// front has applied since evhttp: `5;ext` without the space is refused;
+/// no client in practice sends chunk extensions).
 public enum ChunkSizeLine {
     public enum Parsed: Equatable, Sendable {
         case size(Int64)

@@ -1,5 +1,5 @@
 /// Writes a `requestHead` frame field by field, straight from the front's own
-/// buffers (evhttp's C strings): the same bytes as
+/// buffers (the client request's head bytes): the same bytes as
 /// `FrameEncoder.encode(.requestHead(id:, head))`, without first building a
 /// `RequestHead` — two arrays per header plus the strings — that the encoder
 /// copies once more. The front sends one per request.

@@ -7,55 +7,43 @@ import TidepoolCore
 /// Hooks the host calls where facts happen: they feed `HostMetrics`, the access
 /// log and the scale-decision log. Each call site is one line.
 extension HostRuntime {
-    private static func key(_ request: UnsafeMutablePointer<evhttp_request>) -> UInt {
-        UInt(bitPattern: request)
-    }
-
     /// A request arrived on the main port. Traced before any check, so the
-    /// front's early rejections (FrontGuard's 400/414) are counted and
+    /// front's refusals (400, 408, 413, 414, 431, 501) are counted and
     /// logged; until routed, its path is the raw target without the query.
-    func traceArrived(_ request: UnsafeMutablePointer<evhttp_request>) {
-        let raw = evhttp_request_get_uri(request).map { UnsafeRawBufferPointer(start: $0, count: strlen($0)) }
-        observed.traces[Self.key(request)] = RequestTrace(
-            arrivedAt: tp_monotonic_nanos(), method: Self.methodName(evhttp_request_get_command(request)),
-            pathBytes: raw.map { Array($0.prefix { $0 != UInt8(ascii: "?") }) } ?? [])
+    func traceArrived(_ request: HTTPRequest) {
+        request.trace = RequestTrace(
+            arrivedAt: tp_monotonic_nanos(), method: request.methodText,
+            pathBytes: Array(request.target.prefix { $0 != UInt8(ascii: "?") }))
     }
 
     /// The request is for the app or a static file: log its decoded path.
-    func traceRouted(_ request: UnsafeMutablePointer<evhttp_request>, path: [UInt8]) {
-        observed.traces[Self.key(request)]?.pathBytes = path
+    func traceRouted(_ request: HTTPRequest, path: [UInt8]) {
+        request.trace?.pathBytes = path
     }
 
     /// The request is for `/_tidepool/`: not traffic, neither counted nor logged.
-    func untrace(_ request: UnsafeMutablePointer<evhttp_request>) {
-        observed.traces[Self.key(request)] = nil
+    func untrace(_ request: HTTPRequest) {
+        request.trace = nil
     }
 
     /// The request was sent to `instance`.
-    func traceDispatched(_ request: UnsafeMutablePointer<evhttp_request>, instance: UInt32, at now: UInt64) {
-        guard let trace = observed.traces[Self.key(request)] else { return }
+    func traceDispatched(_ request: HTTPRequest, instance: UInt32, at now: UInt64) {
+        guard let trace = request.trace else { return }
         trace.dispatchedAt = now
         trace.instance = instance
         trace.cold = observed.warmInstances.insert(instance).inserted
     }
 
-    /// evhttp finished writing the reply (its status and error header are final).
-    func traceCompleted(_ request: UnsafeMutablePointer<evhttp_request>) {
-        let status = Int(evhttp_request_get_response_code(request))
-        let error = Self.errorHeaderName.withUnsafeBufferPointer {
-            evhttp_find_header(evhttp_request_get_output_headers(request), $0.baseAddress)
-        }.flatMap { ErrorCode(rawValue: String(cString: $0)) }
-        traceEnded(request, status: status, error: error)
+    /// The reply was fully written (its status and error code are final).
+    func traceCompleted(_ request: HTTPRequest) {
+        traceEnded(request, status: request.status, error: request.errorCode)
     }
-
-    /// `ErrorCode.headerName` as a C string, made once: passing the String
-    /// made a NUL-terminated copy of it on every reply.
-    private static let errorHeaderName = Array(ErrorCode.headerName.utf8CString)
 
     /// The request ends without a completed reply (`status` 0: connection reset;
     /// 499: the client left), or with `error` answered to a client already gone.
-    func traceEnded(_ request: UnsafeMutablePointer<evhttp_request>, status: Int, error: ErrorCode? = nil) {
-        guard let trace = observed.traces.removeValue(forKey: Self.key(request)) else { return }
+    func traceEnded(_ request: HTTPRequest, status: Int, error: ErrorCode? = nil) {
+        guard let trace = request.trace else { return }
+        request.trace = nil
         traceEnded(trace, status: status, error: error)
     }
 

@@ -25,16 +25,9 @@ final class RequestTrace {
     var loggedPath: [UInt8] { ObservedRequests.loggableBytes(path: pathBytes) }
 }
 
-/// Per-request and per-instance bookkeeping for observability, owned by the
-/// host's loop thread.
-///
-/// Traces are keyed by the evhttp request's address. Each is removed when the
-/// reply completes or the request is freed by the host; a request evhttp
-/// frees itself after a lost connection never reports back, and its entry is
-/// replaced when the allocator reuses the address, so the table stays bounded
-/// by the peak number of requests alive at once.
+/// Per-instance bookkeeping for observability, owned by the host's loop
+/// thread. Each request's trace lives on the request itself (`HTTPRequest.trace`).
 struct ObservedRequests {
-    var traces: [UInt: RequestTrace] = [:]
     /// Instances that have been dispatched at least one request.
     var warmInstances: Set<UInt32> = []
     /// Per live instance: when its provisioned memory was last accounted.

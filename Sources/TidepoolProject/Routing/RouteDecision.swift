@@ -1,5 +1,5 @@
 /// One request as the router sees it: what `vercel.json` rules can look at.
-/// Built by the front from the evhttp request; no IO behind it.
+/// Built by the front from the client's request; no IO behind it.
 public struct RouteRequest: Sendable {
     /// `GET`, `HEAD`, `POST`, …; only GET and HEAD are answered from `public/`.
     public var method: String

@@ -1,11 +1,26 @@
 import Testing
 @testable import TidepoolCore
 
+/// The head checks against request smuggling (`RequestFraming`, applied by
+/// `HTTPRequestHead.parse`), one header set at a time.
 @Suite struct RequestFramingTests {
-    private func check(_ headers: [(String, String)], target: Int = 1, max: Int = 100, path: String? = nil) -> RequestFraming.Verdict {
-        RequestFraming.check(
-            headers: headers.map { (Array($0.0.utf8), Array($0.1.utf8)) },
-            target: Array((path ?? String(repeating: "a", count: target)).utf8), maxTargetLength: max)
+    enum Verdict: Equatable {
+        case accept
+        case malformed
+        case uriTooLong
+    }
+
+    private func check(_ headers: [(String, String)], target: Int = 1, max: Int = 100, path: String? = nil) -> Verdict {
+        var head: [UInt8] = Array("POST ".utf8) + Array((path ?? "/" + String(repeating: "a", count: target - 1)).utf8)
+        head += Array(" HTTP/1.1\r\n".utf8)
+        for (name, value) in headers { head += Array("\(name): \(value)\r\n".utf8) }
+        head += Array("\r\n".utf8)
+        let result = head.withUnsafeBytes { HTTPRequestHead.parse($0, maxTargetBytes: max, maxBodyBytes: 1 << 40) }
+        switch result {
+        case .success: return .accept
+        case .failure(.targetTooLong): return .uriTooLong
+        case .failure: return .malformed
+        }
     }
 
     @Test func ordinaryRequestsPass() {
@@ -35,7 +50,7 @@ import Testing
         [("X-Bad", "a\rb")],
         [("X-Bad", "a\u{7f}")],
         [("Bad Name", "v")],
-        [("Bad:Name", "v")],
+        [("Bad\tName", "v")],  // (a colon ends the name on the wire: "Bad:Name: v" is the header Bad)
     ])
     func malformed(_ headers: [(String, String)]) {
         guard case .malformed = check(headers) else {

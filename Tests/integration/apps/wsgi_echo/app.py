@@ -155,6 +155,9 @@ def validated(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain"), ("Set-Cookie", "a=1; Path=/"),
                                   ("Set-Cookie", "b=2; Path=/"), ("X-Custom", "custom value")])
         return [b"cookies"]
+    if path == "/own-date":
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Date", "Tue, 01 Jan 2030 00:00:00 GMT")])
+        return [b"dated"]
     if path == "/big":
         size = int(environ["QUERY_STRING"] or "2097152")
         block = bytes(range(256)) * 256  # 64 KiB

@@ -1,0 +1,257 @@
+/// One parsed HTTP/1.x request head: offsets into the head's bytes (request
+/// line, header lines, blank line), found in one pass. No String and no array
+/// per header: the front copies the head's bytes once and reads names and
+/// values in place.
+public struct HTTPRequestHead: Sendable {
+    /// A header line's name and value (value without surrounding whitespace).
+    public struct Field: Sendable, Equatable {
+        public var name: Range<Int>
+        public var value: Range<Int>
+    }
+
+    public var method: HTTPMethod
+    public var methodToken: Range<Int>
+    /// The raw request-target, as sent.
+    public var target: Range<Int>
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1 (the only versions served).
+    public var versionMinor: UInt8
+    public var fields: [Field]
+    public var framing: RequestFraming.BodyFraming
+    /// Whether the connection may carry another request after this one's reply
+    /// (HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with `Connection: keep-alive`).
+    public var keepAlive: Bool
+    /// HTTP/1.1 `Expect: 100-continue`.
+    public var expectsContinue: Bool
+    /// Bytes of the head, its blank line included.
+    public var length: Int
+
+    public init(
+        method: HTTPMethod, methodToken: Range<Int>, target: Range<Int>, versionMinor: UInt8, fields: [Field],
+        framing: RequestFraming.BodyFraming, keepAlive: Bool, expectsContinue: Bool, length: Int
+    ) {
+        self.method = method
+        self.methodToken = methodToken
+        self.target = target
+        self.versionMinor = versionMinor
+        self.fields = fields
+        self.framing = framing
+        self.keepAlive = keepAlive
+        self.expectsContinue = expectsContinue
+        self.length = length
+    }
+
+    /// Whether a body follows the head.
+    public var hasBody: Bool {
+        switch framing {
+        case .chunked: true
+        case .length(let n): n > 0
+        case .none, .malformed: false
+        }
+    }
+
+    /// Parses a complete head (`bytes` ends with its blank line). Checks what a
+    /// hop could otherwise read differently (RFC 9112): exactly
+    /// `method SP target SP HTTP/1.x`, token header names, no obsolete line
+    /// folding, no control byte in a value or the target, one unambiguous
+    /// framing (`RequestFraming.bodyFraming`), no body on HEAD/TRACE/CONNECT.
+    /// Lines end at LF with an optional CR before it.
+    public static func parse(
+        _ bytes: UnsafeRawBufferPointer, maxTargetBytes: Int, maxBodyBytes: Int64
+    ) -> Result<HTTPRequestHead, RequestParser.Rejection> {
+        let count = bytes.count
+        var lineStart = 0
+        /// The next line [start, end) without its line ending; `lineStart` moves past it.
+        func nextLine() -> Range<Int>? {
+            var i = lineStart
+            while i < count, bytes[i] != 0x0a { i += 1 }
+            guard i < count else { return nil }
+            var end = i
+            if end > lineStart, bytes[end - 1] == 0x0d { end -= 1 }
+            let line = lineStart..<end
+            lineStart = i + 1
+            return line
+        }
+        guard let requestLine = nextLine() else { return .failure(.malformed(reason: "no request line")) }
+        // Request line: exactly three parts separated by single spaces.
+        guard let firstSpace = firstIndex(bytes, of: 0x20, in: requestLine) else {
+            return .failure(.malformed(reason: "malformed request line"))
+        }
+        let methodToken = requestLine.lowerBound..<firstSpace
+        let afterMethod = firstSpace + 1
+        let lastSpace = lastIndex(bytes, of: 0x20, in: afterMethod..<requestLine.upperBound)
+        guard !methodToken.isEmpty, methodToken.allSatisfy({ RequestFraming.isTokenByte(bytes[$0]) }), let lastSpace
+        else { return .failure(.malformed(reason: "malformed request line")) }
+        let target = afterMethod..<lastSpace
+        let version = (lastSpace + 1)..<requestLine.upperBound
+        if target.count > maxTargetBytes { return .failure(.targetTooLong) }
+        guard let minor = versionMinor(bytes, version) else {
+            return .failure(.malformed(reason: "unsupported HTTP version"))
+        }
+        guard !target.isEmpty, !target.contains(where: { bytes[$0] <= 0x20 || bytes[$0] == 0x7f }) else {
+            return .failure(.malformed(reason: "space or control character in the request target"))
+        }
+        guard isValidTarget(UnsafeRawBufferPointer(rebasing: bytes[target])) else {
+            return .failure(.malformed(reason: "invalid request target"))
+        }
+        let method = HTTPMethod.named(UnsafeRawBufferPointer(rebasing: bytes[methodToken]))
+
+        var fields: [Field] = []
+        fields.reserveCapacity(16)  // one allocation for a usual head
+        var framingHeaders: [(name: [UInt8], value: [UInt8])] = []
+        var close = false, keepAliveToken = false, expectsContinue = false, otherExpectation = false
+        while true {
+            guard let line = nextLine() else { return .failure(.malformed(reason: "head without its blank line")) }
+            if line.isEmpty { break }
+            if bytes[line.lowerBound] == 0x20 || bytes[line.lowerBound] == 0x09 {
+                return .failure(.malformed(reason: "obsolete line folding in a header"))
+            }
+            guard let colon = firstIndex(bytes, of: UInt8(ascii: ":"), in: line) else {
+                return .failure(.malformed(reason: "header line without a colon"))
+            }
+            let name = line.lowerBound..<colon
+            guard !name.isEmpty, name.allSatisfy({ RequestFraming.isTokenByte(bytes[$0]) }) else {
+                return .failure(.malformed(reason: "invalid header name"))
+            }
+            var valueStart = colon + 1, valueEnd = line.upperBound
+            while valueStart < valueEnd, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
+            while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+            let value = valueStart..<valueEnd
+            for i in value where (bytes[i] < 0x20 && bytes[i] != 0x09) || bytes[i] == 0x7f {
+                return .failure(.malformed(reason: "control character in header \(String(decoding: bytes[name], as: UTF8.self))"))
+            }
+            fields.append(Field(name: name, value: value))
+            let nameBytes = UnsafeRawBufferPointer(rebasing: bytes[name])
+            switch nameBytes.count {
+            case 10 where equalsLower(nameBytes, "connection"):
+                forEachToken(UnsafeRawBufferPointer(rebasing: bytes[value])) { token in
+                    if equalsLower(token, "close") { close = true }
+                    if equalsLower(token, "keep-alive") { keepAliveToken = true }
+                }
+            case 6 where equalsLower(nameBytes, "expect"):
+                if equalsLower(UnsafeRawBufferPointer(rebasing: bytes[value]), "100-continue") {
+                    expectsContinue = true
+                } else {
+                    otherExpectation = true
+                }
+            case 14 where equalsLower(nameBytes, "content-length"), 17 where equalsLower(nameBytes, "transfer-encoding"):
+                framingHeaders.append((Array(bytes[name]), Array(bytes[value])))
+            default:
+                break
+            }
+        }
+        let framing = framingHeaders.isEmpty ? .none : RequestFraming.bodyFraming(headers: framingHeaders)
+        let methodText = { String(decoding: bytes[methodToken], as: UTF8.self) }
+        switch framing {
+        case .malformed(let reason):
+            return .failure(.malformed(reason: reason))
+        case .length(let n) where n > 0 && !method.mayHaveBody:
+            return .failure(.malformed(reason: "a \(methodText()) request with a body"))
+        case .chunked where !method.mayHaveBody:
+            return .failure(.malformed(reason: "a \(methodText()) request with a body"))
+        case .length(let n) where n > maxBodyBytes:
+            return .failure(.bodyTooLarge)
+        default:
+            break
+        }
+        if otherExpectation && minor == 1 { return .failure(.expectationFailed) }
+        return .success(HTTPRequestHead(
+            method: method, methodToken: methodToken, target: target, versionMinor: minor, fields: fields,
+            framing: framing, keepAlive: minor == 1 ? !close : keepAliveToken && !close,
+            expectsContinue: expectsContinue && minor == 1, length: count))
+    }
+
+    /// `HTTP/1.0` → 0, `HTTP/1.1` → 1; anything else nil (400, as the front always answered).
+    static func versionMinor(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> UInt8? {
+        guard range.count == 8 else { return nil }
+        let prefix: StaticString = "HTTP/1."
+        for i in 0..<7 where bytes[range.lowerBound + i] != prefix.utf8Start[i] { return nil }
+        switch bytes[range.lowerBound + 7] {
+        case UInt8(ascii: "0"): return 0
+        case UInt8(ascii: "1"): return 1
+        default: return nil
+        }
+    }
+
+    /// origin-form (`/…`), asterisk-form (`*`), or absolute-form with a
+    /// well-formed authority (a closed IPv6 bracket, a port of at most 65535).
+    /// authority-form (CONNECT's) is never served.
+    static func isValidTarget(_ target: UnsafeRawBufferPointer) -> Bool {
+        guard let first = target.first else { return false }
+        if first == UInt8(ascii: "/") { return true }
+        if target.count == 1 && first == UInt8(ascii: "*") { return true }
+        // scheme "://" authority [path-abempty] [ "?" query ]
+        var i = 0
+        while i < target.count, isSchemeByte(target[i], first: i == 0) { i += 1 }
+        guard i > 0, target.count >= i + 3, target[i] == UInt8(ascii: ":"), target[i + 1] == UInt8(ascii: "/"),
+              target[i + 2] == UInt8(ascii: "/") else { return false }
+        var start = i + 3
+        var end = start
+        while end < target.count, target[end] != UInt8(ascii: "/"), target[end] != UInt8(ascii: "?"),
+              target[end] != UInt8(ascii: "#") { end += 1 }
+        if let at = (start..<end).last(where: { target[$0] == UInt8(ascii: "@") }) { start = at + 1 }
+        var hostEnd = start
+        if start < end, target[start] == UInt8(ascii: "[") {
+            guard let close = (start..<end).first(where: { target[$0] == UInt8(ascii: "]") }) else { return false }
+            hostEnd = close + 1
+        } else {
+            while hostEnd < end, target[hostEnd] != UInt8(ascii: ":") { hostEnd += 1 }
+        }
+        guard hostEnd > start else { return false }
+        if hostEnd == end { return true }
+        guard target[hostEnd] == UInt8(ascii: ":") else { return false }
+        let port = (hostEnd + 1)..<end
+        guard port.count <= 5, port.allSatisfy({ (0x30...0x39).contains(target[$0]) }) else { return false }
+        var value = 0
+        for i in port { value = value * 10 + Int(target[i] - 0x30) }
+        return value <= 65535
+    }
+
+    private static func isSchemeByte(_ b: UInt8, first: Bool) -> Bool {
+        let alpha = (0x41...0x5a).contains(b) || (0x61...0x7a).contains(b)
+        if first { return alpha }
+        return alpha || (0x30...0x39).contains(b) || b == UInt8(ascii: "+") || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
+    }
+
+    static func firstIndex(_ bytes: UnsafeRawBufferPointer, of byte: UInt8, in range: Range<Int>) -> Int? {
+        var i = range.lowerBound
+        while i < range.upperBound {
+            if bytes[i] == byte { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    static func lastIndex(_ bytes: UnsafeRawBufferPointer, of byte: UInt8, in range: Range<Int>) -> Int? {
+        var i = range.upperBound
+        while i > range.lowerBound {
+            i -= 1
+            if bytes[i] == byte { return i }
+        }
+        return nil
+    }
+
+    /// ASCII case-insensitive equality with a lowercase constant.
+    public static func equalsLower(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
+        guard bytes.count == lower.utf8CodeUnitCount else { return false }
+        let l = lower.utf8Start
+        for i in 0..<bytes.count {
+            let b = bytes[i]
+            if (b &- 0x41 < 26 ? b | 0x20 : b) != l[i] { return false }
+        }
+        return true
+    }
+
+    /// Each comma-separated token of a list value, trimmed.
+    public static func forEachToken(_ value: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var start = 0
+        while start <= value.count {
+            var end = start
+            while end < value.count, value[end] != UInt8(ascii: ",") { end += 1 }
+            var a = start, b = end
+            while a < b, value[a] == 0x20 || value[a] == 0x09 { a += 1 }
+            while b > a, value[b - 1] == 0x20 || value[b - 1] == 0x09 { b -= 1 }
+            if b > a { body(UnsafeRawBufferPointer(rebasing: value[a..<b])) }
+            start = end + 1
+        }
+    }
+}

@@ -1,0 +1,142 @@
+/// Serializes HTTP/1.x response heads and chunk framing into a byte buffer.
+/// Pure; the front appends the result to the connection's output in one add.
+public enum ResponseHeadWriter {
+    /// `HTTP/1.x status reason\r\n`. A missing, empty or control-bearing
+    /// reason is replaced by the standard phrase.
+    public static func statusLine(versionMinor: UInt8, status: Int, reason: String?, into out: inout [UInt8]) {
+        out.append(contentsOf: versionMinor == 0 ? http10 : http11)
+        appendDecimal(status, into: &out)
+        out.append(0x20)
+        if let reason, !reason.isEmpty, !reason.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
+            out.append(contentsOf: reason.utf8)
+        } else {
+            out.append(contentsOf: reasonPhrase(status).utf8)
+        }
+        out.append(contentsOf: crlf)
+    }
+
+    /// `name: value\r\n`. The caller never passes CR, LF or NUL (`isSafe`).
+    /// Concrete arrays, not generic collections: the front calls these per
+    /// header across the module boundary, where a generic would not be
+    /// specialized (a witness-table call per byte).
+    public static func header(_ name: [UInt8], _ value: [UInt8], into out: inout [UInt8]) {
+        out.append(contentsOf: name)
+        out.append(0x3a)
+        out.append(0x20)
+        out.append(contentsOf: value)
+        out.append(contentsOf: crlf)
+    }
+
+    public static func header(_ name: StaticString, decimal value: Int, into out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        out.append(0x3a)
+        out.append(0x20)
+        appendDecimal(value, into: &out)
+        out.append(contentsOf: crlf)
+    }
+
+    /// Whether a name or value may go on a header line as is.
+    public static func isSafe(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { buffer in
+            for byte in buffer where byte == 0 || byte == 0x0a || byte == 0x0d { return false }
+            return true
+        }
+    }
+
+    /// The blank line ending the head.
+    public static func end(into out: inout [UInt8]) {
+        out.append(contentsOf: crlf)
+    }
+
+    /// A chunk's size line (`hex\r\n`); its data and `\r\n` follow.
+    public static func chunkHeader(size: Int, into out: inout [UInt8]) {
+        precondition(size > 0)
+        var digits: [UInt8] = []
+        var n = size
+        while n > 0 {
+            let d = UInt8(n & 0xf)
+            digits.append(d < 10 ? 0x30 + d : 0x61 + d - 10)
+            n >>= 4
+        }
+        out.append(contentsOf: digits.reversed())
+        out.append(contentsOf: crlf)
+    }
+
+    public static let crlf: [UInt8] = [0x0d, 0x0a]
+    /// The end of a chunked body: the last (empty) chunk, no trailers.
+    public static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
+    public static let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+    static let http10: [UInt8] = Array("HTTP/1.0 ".utf8)
+    static let http11: [UInt8] = Array("HTTP/1.1 ".utf8)
+
+    public static func appendDecimal(_ value: Int, into out: inout [UInt8]) {
+        if value < 0 {
+            out.append(UInt8(ascii: "-"))
+            appendDecimal(-value, into: &out)
+            return
+        }
+        if value >= 10 { appendDecimal(value / 10, into: &out) }
+        out.append(0x30 + UInt8(value % 10))
+    }
+
+    /// The standard reason phrase (RFC 9110 §15).
+    public static func reasonPhrase(_ status: Int) -> String {
+        switch status {
+        case 100: "Continue"
+        case 101: "Switching Protocols"
+        case 200: "OK"
+        case 201: "Created"
+        case 202: "Accepted"
+        case 203: "Non-Authoritative Information"
+        case 204: "No Content"
+        case 205: "Reset Content"
+        case 206: "Partial Content"
+        case 300: "Multiple Choices"
+        case 301: "Moved Permanently"
+        case 302: "Found"
+        case 303: "See Other"
+        case 304: "Not Modified"
+        case 307: "Temporary Redirect"
+        case 308: "Permanent Redirect"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 402: "Payment Required"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 406: "Not Acceptable"
+        case 408: "Request Timeout"
+        case 409: "Conflict"
+        case 410: "Gone"
+        case 411: "Length Required"
+        case 412: "Precondition Failed"
+        case 413: "Payload Too Large"
+        case 414: "URI Too Long"
+        case 415: "Unsupported Media Type"
+        case 416: "Range Not Satisfiable"
+        case 417: "Expectation Failed"
+        case 418: "I'm a teapot"
+        case 422: "Unprocessable Content"
+        case 425: "Too Early"
+        case 426: "Upgrade Required"
+        case 428: "Precondition Required"
+        case 429: "Too Many Requests"
+        case 431: "Request Header Fields Too Large"
+        case 451: "Unavailable For Legal Reasons"
+        case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
+        case 505: "HTTP Version Not Supported"
+        default:
+            switch status / 100 {
+            case 1: "Informational"
+            case 2: "Success"
+            case 3: "Redirection"
+            case 4: "Client Error"
+            default: "Server Error"
+            }
+        }
+    }
+}

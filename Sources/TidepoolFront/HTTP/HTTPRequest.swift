@@ -1,0 +1,231 @@
+import CEvent
+import TidepoolCore
+
+/// One client request and its reply, from its parsed head until the reply is
+/// written (or the client is gone). Replaces evhttp's `evhttp_request`.
+///
+/// Input: the head's bytes (copied once out of the connection's read buffer,
+/// read in place through `head`'s offsets) and the body (decoded, in an
+/// evbuffer the dispatch moves into the instance channel without copying).
+///
+/// Output: headers added with `addHeader`, then exactly one terminal call:
+/// `sendReply` (whole), `startReply` … `sendChunk` … `endReply` (streamed), or
+/// `abort` (reset). After the client is gone (`isClientGone`), every reply
+/// call only marks the request finished. The server reports a reply fully
+/// written through `HTTPServer.onComplete` (never for one whose client left).
+final class HTTPRequest {
+    let headBytes: [UInt8]
+    let head: HTTPRequestHead
+    /// The connection while the client is there; cleared when it closes or
+    /// once the reply is written (breaking the reference cycle).
+    var connection: ClientConnection?
+    /// Set instead of a head when the request was refused while being read
+    /// (the front answers it with this and closes).
+    let rejection: RequestParser.Rejection?
+    private var bodyBuffer: OpaquePointer?
+
+    /// Response headers (name, value) in order; the serializer adds the framing ones.
+    var outputHeaders: [(name: [UInt8], value: [UInt8])] = []
+    private(set) var outputHasContentLength = false
+    /// The app (or a vercel.json rule) set its own Date: the front adds none.
+    private(set) var outputHasDate = false
+    private(set) var outputAsksClose = false
+    /// The reply's status once started (0 before), and its `x-tidepool-error` code.
+    private(set) var status = 0
+    var errorCode: ErrorCode?
+    /// Observability: set on arrival, ended on completion (Metrics/RequestTraces.swift).
+    var trace: RequestTrace?
+    /// The host's id for it while it is with the pool (RequestForwarding.swift).
+    var pendingID: UInt32?
+
+    enum ReplyState { case none, streaming, finished }
+    private(set) var replyState = ReplyState.none
+    private var chunked = false
+    /// The response may carry a body (not for HEAD, 1xx, 204, 304).
+    private var replyHasBody = true
+
+    init(headBytes: [UInt8], head: HTTPRequestHead, connection: ClientConnection?, rejection: RequestParser.Rejection? = nil) {
+        self.headBytes = headBytes
+        self.head = head
+        self.connection = connection
+        self.rejection = rejection
+    }
+
+    deinit {
+        if let bodyBuffer { evbuffer_free(bodyBuffer) }
+    }
+
+    // MARK: input
+
+    var method: HTTPMethod { head.method }
+    var versionMinor: UInt8 { head.versionMinor }
+    var target: ArraySlice<UInt8> { headBytes[head.target] }
+
+    /// The method token as sent (known methods without an allocation).
+    var methodText: String {
+        if head.method != .other { return head.method.name }
+        return head.methodToken.isEmpty ? "-" : String(decoding: headBytes[head.methodToken], as: UTF8.self)
+    }
+
+    /// Calls `body` with each header's name and value, valid during the call.
+    func forEachHeader(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
+        headBytes.withUnsafeBytes { bytes in
+            for field in head.fields {
+                body(UnsafeRawBufferPointer(rebasing: bytes[field.name]), UnsafeRawBufferPointer(rebasing: bytes[field.value]))
+            }
+        }
+    }
+
+    /// The first value of the header `lowercaseName`.
+    func header(_ lowercaseName: StaticString) -> ArraySlice<UInt8>? {
+        headBytes.withUnsafeBytes { bytes in
+            for field in head.fields where HTTPRequestHead.equalsLower(UnsafeRawBufferPointer(rebasing: bytes[field.name]), lowercaseName) {
+                return headBytes[field.value]
+            }
+            return nil
+        }
+    }
+
+    func headerText(_ lowercaseName: StaticString) -> String? {
+        header(lowercaseName).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The decoded body (an evbuffer), made on first use.
+    var body: OpaquePointer {
+        if let bodyBuffer { return bodyBuffer }
+        let buffer = evbuffer_new()!
+        bodyBuffer = buffer
+        return buffer
+    }
+
+    var bodyLength: Int { bodyBuffer.map { evbuffer_get_length($0) } ?? 0 }
+
+    /// The client closed its connection (or the request was refused and answered).
+    var isClientGone: Bool { connection == nil }
+
+    // MARK: output
+
+    func addHeader(_ name: String, _ value: String) {
+        addHeader(Array(name.utf8), Array(value.utf8))
+    }
+
+    func addHeader(_ name: [UInt8], _ value: [UInt8]) {
+        guard ResponseHeadWriter.isSafe(name), ResponseHeadWriter.isSafe(value), !name.isEmpty else { return }
+        name.withUnsafeBytes { n in
+            if HTTPRequestHead.equalsLower(n, "content-length") { outputHasContentLength = true }
+            if HTTPRequestHead.equalsLower(n, "date") { outputHasDate = true }
+            if HTTPRequestHead.equalsLower(n, "connection") {
+                value.withUnsafeBytes { v in
+                    HTTPRequestHead.forEachToken(v) { if HTTPRequestHead.equalsLower($0, "close") { outputAsksClose = true } }
+                }
+            }
+        }
+        outputHeaders.append((name, value))
+    }
+
+    /// Removes every output header named `name` (ASCII case-insensitive).
+    func removeHeaders(named name: [UInt8]) {
+        name.withUnsafeBytes { wanted in
+            outputHeaders.removeAll { header in
+                header.name.count == wanted.count && header.name.withUnsafeBytes { have in
+                    zip(have, wanted).allSatisfy { ASCIICase.lower($0) == ASCIICase.lower($1) }
+                }
+            }
+        }
+    }
+
+    var hasOutputHeaders: Bool { !outputHeaders.isEmpty }
+
+    /// The whole reply; `body`'s bytes are moved out (nil: empty).
+    func sendReply(status: Int, reason: String? = nil, body: OpaquePointer? = nil) {
+        guard replyState == .none else { return }
+        self.status = status
+        replyState = .finished
+        guard let connection else { return }
+        replyHasBody = Self.mayHaveBody(method: head.method, status: status)
+        let length = replyHasBody ? (body.map { evbuffer_get_length($0) } ?? 0) : 0
+        connection.writeHead(of: self, status: status, reason: reason,
+                             contentLength: replyHasBody && !outputHasContentLength ? length : nil, chunked: false)
+        if let body {
+            if replyHasBody { connection.writeBody(body) } else { evbuffer_drain(body, evbuffer_get_length(body)) }
+        }
+        connection.replyEnded(self)
+    }
+
+    /// Starts a streamed reply: chunked on HTTP/1.1 without a declared length;
+    /// on HTTP/1.0 without one the body ends with the connection.
+    func startReply(status: Int, reason: String? = nil) {
+        guard replyState == .none else { return }
+        self.status = status
+        replyState = .streaming
+        guard let connection else { return }
+        replyHasBody = Self.mayHaveBody(method: head.method, status: status)
+        chunked = replyHasBody && !outputHasContentLength && head.versionMinor >= 1
+        delimitedByClose = replyHasBody && !chunked && !outputHasContentLength
+        connection.writeHead(of: self, status: status, reason: reason, contentLength: nil, chunked: chunked)
+        connection.flush()
+    }
+
+    /// One piece of a streamed body (moved out of `buffer`).
+    func sendChunk(_ buffer: OpaquePointer) {
+        let length = evbuffer_get_length(buffer)
+        guard replyState == .streaming, let connection, replyHasBody, length > 0 else {
+            evbuffer_drain(buffer, length)
+            return
+        }
+        connection.writeChunk(buffer, length: length, chunked: chunked)
+        connection.flush()
+    }
+
+    func endReply() {
+        guard replyState == .streaming else { return }
+        replyState = .finished
+        guard let connection else { return }
+        if chunked { connection.writeBytes(ResponseHeadWriter.lastChunk) }
+        connection.replyEnded(self)
+    }
+
+    /// Ends the connection with a reset: a cut-short body never passes for a whole one.
+    func abort() {
+        replyState = .finished
+        guard let connection else { return }
+        self.connection = nil
+        connection.close(reset: true)
+    }
+
+    /// Whether the connection stays open after this reply.
+    var keepsConnection: Bool {
+        head.keepAlive && !outputAsksClose && rejection == nil && !delimitedByClose && !serverClosing
+    }
+
+    /// The server stopped listening before the head was written: this reply closes.
+    var serverClosing = false
+
+    /// A streamed body with neither a length nor chunks (HTTP/1.0): it ends with the connection.
+    private var delimitedByClose = false
+
+    static func mayHaveBody(method: HTTPMethod, status: Int) -> Bool {
+        method != .head && status != 204 && status != 304 && !(100..<200).contains(status)
+    }
+
+    /// Writes this request's head: status line, output headers, framing, Connection.
+    func serializeHead(status: Int, reason: String?, contentLength: Int?, chunked: Bool, date: [UInt8], into out: inout [UInt8]) {
+        ResponseHeadWriter.statusLine(versionMinor: head.versionMinor, status: status, reason: reason, into: &out)
+        for header in outputHeaders {
+            ResponseHeadWriter.header(header.name, header.value, into: &out)
+        }
+        if !outputHasDate { out.append(contentsOf: date) }
+        if let contentLength { ResponseHeadWriter.header("Content-Length", decimal: contentLength, into: &out) }
+        if chunked { out.append(contentsOf: Self.chunkedHeader) }
+        if !keepsConnection {
+            if !outputAsksClose { out.append(contentsOf: Self.closeHeader) }
+        } else if head.versionMinor == 0 {
+            out.append(contentsOf: Self.keepAliveHeader)
+        }
+        ResponseHeadWriter.end(into: &out)
+    }
+
+    private static let chunkedHeader = Array("Transfer-Encoding: chunked\r\n".utf8)
+    private static let closeHeader = Array("Connection: close\r\n".utf8)
+    private static let keepAliveHeader = Array("Connection: keep-alive\r\n".utf8)
+}

@@ -1,0 +1,43 @@
+import Testing
+@testable import TidepoolCore
+
+@Suite struct ResponseHeadWriterTests {
+    @Test func statusLineAndHeaders() {
+        var out: [UInt8] = []
+        ResponseHeadWriter.statusLine(versionMinor: 1, status: 200, reason: nil, into: &out)
+        ResponseHeadWriter.header(Array("Content-Type".utf8), Array("text/plain".utf8), into: &out)
+        ResponseHeadWriter.header("Content-Length", decimal: 1234, into: &out)
+        ResponseHeadWriter.end(into: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1234\r\n\r\n")
+    }
+
+    @Test func reasons() {
+        func line(_ minor: UInt8, _ status: Int, _ reason: String?) -> String {
+            var out: [UInt8] = []
+            ResponseHeadWriter.statusLine(versionMinor: minor, status: status, reason: reason, into: &out)
+            return String(decoding: out, as: UTF8.self)
+        }
+        #expect(line(0, 404, nil) == "HTTP/1.0 404 Not Found\r\n")
+        #expect(line(1, 201, "Made It") == "HTTP/1.1 201 Made It\r\n")
+        #expect(line(1, 201, "") == "HTTP/1.1 201 Created\r\n")
+        #expect(line(1, 500, "bad\r\nX: y") == "HTTP/1.1 500 Internal Server Error\r\n")
+        #expect(line(1, 299, nil) == "HTTP/1.1 299 Success\r\n")
+        #expect(line(1, 431, nil) == "HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    }
+
+    @Test func chunkHeaders() {
+        for (size, text) in [(1, "1\r\n"), (15, "f\r\n"), (16, "10\r\n"), (0x1234ab, "1234ab\r\n")] {
+            var out: [UInt8] = []
+            ResponseHeadWriter.chunkHeader(size: size, into: &out)
+            #expect(String(decoding: out, as: UTF8.self) == text)
+        }
+        #expect(String(decoding: ResponseHeadWriter.lastChunk, as: UTF8.self) == "0\r\n\r\n")
+    }
+
+    @Test func safety() {
+        #expect(ResponseHeadWriter.isSafe(Array("a b\t\u{e9}".utf8)))
+        #expect(!ResponseHeadWriter.isSafe(Array("a\r".utf8)))
+        #expect(!ResponseHeadWriter.isSafe(Array("a\n".utf8)))
+        #expect(!ResponseHeadWriter.isSafe([0x61, 0]))
+    }
+}
