@@ -47,7 +47,14 @@ final class RequestQueue: @unchecked Sendable {
     private var lastProgress: UInt64 = 0
     /// The main thread waits here (monotonic clock) while handlers read.
     private let mainCondition: UnsafeMutablePointer<pthread_cond_t>
+    /// The main thread sleeps until the next stats and must be signalled
+    /// when a leader starts a turn (see `mainMustRead`'s `.leader` case).
     private var mainWaitsForLeader = false
+    /// Leader turns started so far, and the count the main thread's watch
+    /// last saw: while they differ the handlers are busy, and the watch
+    /// looks again every `watchNanos` instead of being signalled per turn.
+    private var leaderTurns: UInt64 = 0
+    private var leaderTurnsSeen: UInt64 = 0
 
     /// Who reads the channel. The main thread only polls it when no handler
     /// will: a handler finishing a request reads what arrived meanwhile
@@ -164,8 +171,12 @@ final class RequestQueue: @unchecked Sendable {
         lock.withLock {
             enterTurn(parker)
             lastProgress = Clock.now()
+            leaderTurns &+= 1
             if duty == .leader { duty = .handlers }
-            if mainWaitsForLeader { pthread_cond_signal(mainCondition) }
+            if mainWaitsForLeader {
+                mainWaitsForLeader = false
+                pthread_cond_signal(mainCondition)
+            }
         }
     }
 
@@ -197,9 +208,21 @@ final class RequestQueue: @unchecked Sendable {
         case .main:
             return true
         case .leader:
-            mainWaitsForLeader = true
-            waitMain(until: deadline)
-            mainWaitsForLeader = false
+            // Turns started since the last look: requests are coming, so
+            // look again in `watchNanos` (a turn that starts meanwhile is
+            // checked before it can have stalled) rather than have every
+            // leader turn signal this thread, which cost a wake-up (a futex
+            // wake and wait, two switches) per request at low load. Idle
+            // since the last look: sleep until the stats, and let the next
+            // leader turn signal.
+            if leaderTurns != leaderTurnsSeen {
+                leaderTurnsSeen = leaderTurns
+                waitMain(until: min(now &+ RequestQueue.watchNanos, deadline))
+            } else {
+                mainWaitsForLeader = true
+                waitMain(until: deadline)
+                mainWaitsForLeader = false
+            }
             return false
         case .handlers:
             let stall = lastProgress &+ RequestQueue.watchNanos
