@@ -33,7 +33,7 @@ public struct Configuration: Equatable, Sendable {
     /// Content-Length) is not limited.
     public var maxResponseBodyBytes: Int = 4_500_000
     /// Largest request head (request line, headers and their line endings),
-    /// in bytes: a larger one gets 431 REQUEST_HEADER_TOO_LARGE (RequestGuard).
+    /// in bytes: a larger one gets 431 REQUEST_HEADER_TOO_LARGE (RequestParser).
     public var maxHeaderBytes: Int = 32_768
     /// Longest request target, in bytes: longer ones get 414.
     public var maxURIBytes: Int = 8_192
