@@ -12,8 +12,9 @@ import Glibc
 /// time), so I/O-bound requests still each get a thread of their own. It
 /// also holds who reads the channel (`ReadDuty`).
 final class RequestQueue: @unchecked Sendable {
-    // Invariant: every property below is read and written with `lock` held.
-    private let lock = Lock()
+    // Invariant: every property below is read and written with `lock` held
+    // (also by the main thread's watch, MainThreadWatch.swift).
+    let lock = Lock()
     /// Complete requests waiting for a handler, oldest first.
     private var waiting: [PendingRequest] = []
     private var waitingStart = 0
@@ -28,7 +29,7 @@ final class RequestQueue: @unchecked Sendable {
     /// been promised to, most recently parked last.
     private var idle: [Parker] = []
     /// Handlers woken for work that have not yet looked at the queue (0 or 1).
-    private var looking = 0
+    var looking = 0
     /// Handler threads started so far, and the most there may be.
     private var handlers = 0
     private var maxHandlers = 1
@@ -37,44 +38,24 @@ final class RequestQueue: @unchecked Sendable {
     /// thread could not be created.
     private var startHandler: ((Parker) -> Bool)?
     /// Who watches the channel (see `ReadDuty`).
-    private var duty = ReadDuty.main
+    var duty = ReadDuty.main
     /// Handlers in a turn (holding or about to take the GIL for requests):
     /// each reads the channel itself before it parks.
-    private var active = 0
+    var active = 0
     /// Those handlers (`active` of them), for the watch's CPU-aware stall check.
-    private var inTurn: [Parker] = []
+    var inTurn: [Parker] = []
     /// When an active handler last started a request (monotonic ns).
-    private var lastProgress: UInt64 = 0
+    var lastProgress: UInt64 = 0
     /// The main thread waits here (monotonic clock) while handlers read.
-    private let mainCondition: UnsafeMutablePointer<pthread_cond_t>
+    let mainCondition: UnsafeMutablePointer<pthread_cond_t>
     /// The main thread sleeps until the next stats and must be signalled
     /// when a leader starts a turn (see `mainMustRead`'s `.leader` case).
-    private var mainWaitsForLeader = false
+    var mainWaitsForLeader = false
     /// Leader turns started so far, and the count the main thread's watch
     /// last saw: while they differ the handlers are busy, and the watch
     /// looks again every `watchNanos` instead of being signalled per turn.
-    private var leaderTurns: UInt64 = 0
-    private var leaderTurnsSeen: UInt64 = 0
-
-    /// Who reads the channel. The main thread only polls it when no handler
-    /// will: a handler finishing a request reads what arrived meanwhile
-    /// itself, and when it finds nothing it becomes the leader and blocks in
-    /// `poll` (one at a time), then runs the request it decoded without
-    /// waking anyone. The main thread watches: if no active handler has
-    /// started a request for `watchNanos` (long or I/O-bound requests), it
-    /// takes the duty back and wakes a standby for waiting requests.
-    enum ReadDuty {
-        case main
-        case handlers
-        case leader
-    }
-
-    /// How long active handlers may go without starting a request before the
-    /// main thread reads the channel in their place (unless one of them is
-    /// still running a short request: see `someHandlerRuns`).
-    static let watchNanos: UInt64 = 2_000_000
-    /// How soon the watch looks again after finding a handler running.
-    static let recheckNanos: UInt64 = 1_000_000
+    var leaderTurns: UInt64 = 0
+    var leaderTurnsSeen: UInt64 = 0
 
     init() {
         mainCondition = .allocate(capacity: 1)
@@ -197,73 +178,6 @@ final class RequestQueue: @unchecked Sendable {
         }
     }
 
-    /// The main thread's watch: returns true when the main thread must read
-    /// the channel (nobody else will), after waiting at most until
-    /// `deadline` (the next stats) while handlers have the duty.
-    func mainMustRead(deadline: UInt64) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        let now = Clock.now()
-        switch duty {
-        case .main:
-            return true
-        case .leader:
-            // Turns started since the last look: requests are coming, so
-            // look again in `watchNanos` (a turn that starts meanwhile is
-            // checked before it can have stalled) rather than have every
-            // leader turn signal this thread, which cost a wake-up (a futex
-            // wake and wait, two switches) per request at low load. Idle
-            // since the last look: sleep until the stats, and let the next
-            // leader turn signal.
-            if leaderTurns != leaderTurnsSeen {
-                leaderTurnsSeen = leaderTurns
-                waitMain(until: min(now &+ RequestQueue.watchNanos, deadline))
-            } else {
-                mainWaitsForLeader = true
-                waitMain(until: deadline)
-                mainWaitsForLeader = false
-            }
-            return false
-        case .handlers:
-            let stall = lastProgress &+ RequestQueue.watchNanos
-            if active + looking > 0 && now < stall {
-                waitMain(until: min(stall, deadline))
-                return false
-            }
-            if active > 0 {
-                let progress = lastProgress
-                let handlers = inTurn.map { ($0.threadId, $0.cpuClock, $0.requestCPU) }
-                lock.unlock()
-                let runs = RequestQueue.someHandlerRuns(handlers)
-                lock.lock()
-                // Something moved meanwhile: look again from the top.
-                guard duty == .handlers, lastProgress == progress else { return false }
-                if runs {
-                    waitMain(until: min(now &+ RequestQueue.recheckNanos, deadline))
-                    return false
-                }
-            }
-            duty = .main
-            wakeStandbyIfNeeded()
-            return true
-        }
-    }
-
-    /// After the main thread read the channel: if a handler is active, or
-    /// on its way to the requests just read (looking), it reads from now on.
-    /// Counting the looking one matters at low load: the handler the main
-    /// thread just woke then leads when it is done (one wake-up per request,
-    /// the leader's), instead of parking while the main thread reads the
-    /// next request and wakes it again (two wake-ups and a hand-off).
-    func mainDidRead() {
-        lock.withLock {
-            if duty == .main && active + looking > 0 {
-                duty = .handlers
-                lastProgress = Clock.now()
-            }
-        }
-    }
-
     private func enterTurn(_ parker: Parker) {
         active += 1
         parker.requestCPU = Parker.noRequest
@@ -287,11 +201,6 @@ final class RequestQueue: @unchecked Sendable {
         }
     }
 
-    private func waitMain(until deadline: UInt64) {
-        var time = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
-        lock.wait(on: mainCondition, until: &time)
-    }
-
     /// Keeps one standby on its way while requests wait (call with `lock`
     /// held): if none is looking, wakes the most recently parked handler. One
     /// is enough, since it needs the GIL before it can do anything; it
@@ -303,7 +212,7 @@ final class RequestQueue: @unchecked Sendable {
     /// each taking the GIL once to make their thread state competed with the
     /// first request of a freshly forked instance. The new thread starts as
     /// the woken, looking standby.
-    private func wakeStandbyIfNeeded() {
+    func wakeStandbyIfNeeded() {
         guard waitingStart < waiting.count, looking == 0 else { return }
         if let parker = idle.popLast() {
             looking += 1
