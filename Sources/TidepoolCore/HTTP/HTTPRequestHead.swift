@@ -122,18 +122,18 @@ public struct HTTPRequestHead: Sendable {
             fields.append(Field(name: name, value: value))
             let nameBytes = UnsafeRawBufferPointer(rebasing: bytes[name])
             switch nameBytes.count {
-            case 10 where equalsLower(nameBytes, "connection"):
+            case 10 where ASCIICase.equals(nameBytes, "connection"):
                 forEachToken(UnsafeRawBufferPointer(rebasing: bytes[value])) { token in
-                    if equalsLower(token, "close") { close = true }
-                    if equalsLower(token, "keep-alive") { keepAliveToken = true }
+                    if ASCIICase.equals(token, "close") { close = true }
+                    if ASCIICase.equals(token, "keep-alive") { keepAliveToken = true }
                 }
-            case 6 where equalsLower(nameBytes, "expect"):
-                if equalsLower(UnsafeRawBufferPointer(rebasing: bytes[value]), "100-continue") {
+            case 6 where ASCIICase.equals(nameBytes, "expect"):
+                if ASCIICase.equals(UnsafeRawBufferPointer(rebasing: bytes[value]), "100-continue") {
                     expectsContinue = true
                 } else {
                     otherExpectation = true
                 }
-            case 14 where equalsLower(nameBytes, "content-length"), 17 where equalsLower(nameBytes, "transfer-encoding"):
+            case 14 where ASCIICase.equals(nameBytes, "content-length"), 17 where ASCIICase.equals(nameBytes, "transfer-encoding"):
                 framingHeaders.append((Array(bytes[name]), Array(bytes[value])))
             default:
                 break
@@ -228,17 +228,6 @@ public struct HTTPRequestHead: Sendable {
             if bytes[i] == byte { return i }
         }
         return nil
-    }
-
-    /// ASCII case-insensitive equality with a lowercase constant.
-    public static func equalsLower(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
-        guard bytes.count == lower.utf8CodeUnitCount else { return false }
-        let l = lower.utf8Start
-        for i in 0..<bytes.count {
-            let b = bytes[i]
-            if (b &- 0x41 < 26 ? b | 0x20 : b) != l[i] { return false }
-        }
-        return true
     }
 
     /// Each comma-separated token of a list value, trimmed.

@@ -79,7 +79,7 @@ final class HTTPRequest {
     /// The first value of the header `lowercaseName`.
     func header(_ lowercaseName: StaticString) -> ArraySlice<UInt8>? {
         headBytes.withUnsafeBytes { bytes in
-            for field in head.fields where HTTPRequestHead.equalsLower(UnsafeRawBufferPointer(rebasing: bytes[field.name]), lowercaseName) {
+            for field in head.fields where ASCIICase.equals(UnsafeRawBufferPointer(rebasing: bytes[field.name]), lowercaseName) {
                 return headBytes[field.value]
             }
             return nil
@@ -112,11 +112,11 @@ final class HTTPRequest {
     func addHeader(_ name: [UInt8], _ value: [UInt8]) {
         guard ResponseHeadWriter.isSafe(name), ResponseHeadWriter.isSafe(value), !name.isEmpty else { return }
         name.withUnsafeBytes { n in
-            if HTTPRequestHead.equalsLower(n, "content-length") { outputHasContentLength = true }
-            if HTTPRequestHead.equalsLower(n, "date") { outputHasDate = true }
-            if HTTPRequestHead.equalsLower(n, "connection") {
+            if ASCIICase.equals(n, "content-length") { outputHasContentLength = true }
+            if ASCIICase.equals(n, "date") { outputHasDate = true }
+            if ASCIICase.equals(n, "connection") {
                 value.withUnsafeBytes { v in
-                    HTTPRequestHead.forEachToken(v) { if HTTPRequestHead.equalsLower($0, "close") { outputAsksClose = true } }
+                    HTTPRequestHead.forEachToken(v) { if ASCIICase.equals($0, "close") { outputAsksClose = true } }
                 }
             }
         }
