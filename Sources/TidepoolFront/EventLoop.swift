@@ -8,10 +8,10 @@ import Glibc
 final class EventLoop {
     let base: OpaquePointer
     /// Signal events and live timers, kept alive (and their closures) until freed.
-    private var signalEvents: [SignalEvent] = []
+    private var signalEvents: [ClosureEvent] = []
     private var timerObjects: [ObjectIdentifier: Timer] = [:]
     private var iterationEnds: [IterationEnd] = []
-    private var readWatches: [ReadWatch] = []
+    private var readWatches: [ClosureEvent] = []
 
     init() throws(HostError) {
         // The epoll changelist coalesces the add/del pairs made for one
@@ -56,9 +56,9 @@ final class EventLoop {
     /// Runs `body` on the loop each time `signal` arrives (libevent's signal
     /// handling turns the async signal into an ordinary callback).
     func onSignal(_ signal: Int32, _ body: @escaping () -> Void) {
-        let box = SignalEvent(body: body)
+        let box = ClosureEvent(body: body)
         let context = Unmanaged.passUnretained(box).toOpaque()
-        guard let event = event_new(base, signal, Int16(EV_SIGNAL | EV_PERSIST), signalCallback, context) else { return }
+        guard let event = event_new(base, signal, Int16(EV_SIGNAL | EV_PERSIST), closureEventCallback, context) else { return }
         box.event = event
         event_add(event, nil)
         signalEvents.append(box)
@@ -97,9 +97,9 @@ final class EventLoop {
     /// (libevent runs only the most urgent active priority in a pass, the rest
     /// in the next), so state it updates is current for the pass's requests.
     func watchReadable(_ fd: Int32, urgent: Bool, _ body: @escaping () -> Void) {
-        let watch = ReadWatch(body: body)
+        let watch = ClosureEvent(body: body)
         let context = Unmanaged.passUnretained(watch).toOpaque()
-        guard let event = event_new(base, fd, Int16(EV_READ | EV_PERSIST), readWatchCallback, context) else { return }
+        guard let event = event_new(base, fd, Int16(EV_READ | EV_PERSIST), closureEventCallback, context) else { return }
         if urgent { event_priority_set(event, 0) }
         watch.event = event
         event_add(event, nil)
@@ -173,28 +173,17 @@ private func iterationEndCallback(_ fd: Int32, _ what: Int16, _ context: UnsafeM
     hook.body()
 }
 
-/// A descriptor's read event and the closure it runs (`EventLoop.watchReadable`).
-private final class ReadWatch {
+/// A persistent event (a descriptor's reads, or a signal) and the closure it
+/// runs (`EventLoop.watchReadable`, `EventLoop.onSignal`).
+private final class ClosureEvent {
     var event: OpaquePointer?
     let body: () -> Void
     init(body: @escaping () -> Void) { self.body = body }
 }
 
-private func readWatchCallback(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
+private func closureEventCallback(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
     guard let context else { return }
-    Unmanaged<ReadWatch>.fromOpaque(context).takeUnretainedValue().body()
-}
-
-/// A signal's event and the closure it runs.
-private final class SignalEvent {
-    var event: OpaquePointer?
-    let body: () -> Void
-    init(body: @escaping () -> Void) { self.body = body }
-}
-
-private func signalCallback(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
-    guard let context else { return }
-    Unmanaged<SignalEvent>.fromOpaque(context).takeUnretainedValue().body()
+    Unmanaged<ClosureEvent>.fromOpaque(context).takeUnretainedValue().body()
 }
 
 private func timerCallback(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
