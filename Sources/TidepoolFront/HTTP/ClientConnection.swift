@@ -127,8 +127,8 @@ final class ClientConnection {
         guard !processing else { return }
         processing = true
         defer { processing = false }
+        let now = Double(tp_monotonic_nanos()) / 1e9  // one clock read for the bytes at hand
         while !closed && !handedOver {
-            let now = Double(tp_monotonic_nanos()) / 1e9
             let (event, consumed) = parser.next(UnsafeRawBufferPointer(start: buffer + start, count: end - start), now: now)
             switch event {
             case .needMore:
