@@ -29,16 +29,35 @@ import Testing
             $0.maxInstances = 2
         }
         d.boot(stagger: .milliseconds(100))
-        // Idle tie: the least recently ready (i1) first, then the least busy,
-        // equal loads taking turns.
+        // Idle tie: the most recently ready (i2) first, then the least busy;
+        // equal loads (same instant of last use) go to the lowest id.
         let first = d.arrive(1...6)
-        #expect(first.dispatched(to: 1) == [1, 3, 5])
-        #expect(first.dispatched(to: 2) == [2, 4, 6])
-        // i2 frees two slots: the next two go there, not to i1.
+        #expect(first.dispatched(to: 1) == [2, 3, 5])
+        #expect(first.dispatched(to: 2) == [1, 4, 6])
+        // i1 frees two slots: the next two go there, not to i2.
         d.wait(.seconds(1))
         d.finish(2)
-        d.finish(4)
-        #expect(d.arrive(7, 8).dispatches.map(\.instance) == ids(2, 2))
+        d.finish(3)
+        #expect(d.arrive(7, 8).dispatches.map(\.instance) == ids(1, 1))
+    }
+
+    @Test func aPinnedPoolServesOneRequestAtATimeOnTheWarmInstance() throws {
+        var d = try Driver {
+            $0.minInstances = 2
+            $0.maxInstances = 2
+        }
+        d.boot(stagger: .milliseconds(100))
+        // One request at a time (wrk -c1): each finds both idle and goes to
+        // the one that served the last, not to the other in turn.
+        for id: UInt64 in 1...6 {
+            d.wait(.milliseconds(1))
+            #expect(d.arrive(id).dispatches.map(\.instance) == ids(2))
+            d.wait(.milliseconds(1))
+            d.finish(id)
+        }
+        // A second concurrent request still spreads to the idle instance.
+        d.arrive(7)
+        #expect(d.arrive(8).dispatches.map(\.instance) == ids(1))
     }
 
     @Test func aPoolThatMayShrinkStillPacks() throws {
@@ -121,9 +140,13 @@ import Testing
         }
         #expect(choose([b, a]) == a.id) // full tie: lowest id
         b.lastUsed = Instant.zero + .seconds(1)
-        #expect(choose([a, b]) == a.id) // least recently used
+        #expect(choose([a, b]) == b.id) // most recently used (warm)
+        b.inFlight = [RequestID(9)]
+        #expect(choose([a, b]) == a.id) // least busy, though colder
+        a.inFlight = [RequestID(6)]
+        b.inFlight = [RequestID(9)]
+        #expect(choose([a, b]) == b.id) // equal loads: most recently used again
         a.inFlight = [RequestID(9)]
-        #expect(choose([a, b]) == b.id) // least busy
         b.inFlight = [RequestID(7), RequestID(8)]
         #expect(choose([a, b], slots: 2) == a.id) // b is full
     }
