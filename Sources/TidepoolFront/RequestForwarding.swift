@@ -55,7 +55,7 @@ extension HostRuntime {
         guard let connection = request.connection else {
             // The client left while the request was queued: free it, free the slot.
             requests[id] = nil
-            replyError(pending, .noResponse)
+            clientLeftQueued(pending)
             report(.requestFinished(requestID, instance: schedulerInstance, cpu: .zero, wall: .zero, now: now))
             return
         }

@@ -194,6 +194,19 @@ extension HostRuntime {
         if let id = pending.instance { instances[id]?.channel.send(.cancel(id: pending.id)) }
     }
 
+    /// The client of a request still in the queue left (closed, or sent FIN):
+    /// logged and counted as 499 like one that leaves while its instance
+    /// works on it, not as the 502 a reply would have claimed, and its
+    /// connection is closed.
+    func clientLeftQueued(_ pending: PendingRequest) {
+        guard let request = pending.request else { return }
+        pending.request = nil
+        pending.replied = true
+        repliesWriting -= 1  // ends without completing
+        traceEnded(request, status: 499)
+        request.abort()
+    }
+
     /// A server reports the client of `request` gone before its reply was
     /// written: a request with an instance is cancelled there at once (a
     /// queued one leaves the queue at the executor's next sweep); a reply

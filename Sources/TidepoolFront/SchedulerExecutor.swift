@@ -165,7 +165,7 @@ extension HostRuntime {
             guard gone else { continue }
             logger.debug("request \(pending.id): the client left while it was queued")
             requests[pending.id] = nil
-            replyError(pending, .noResponse)  // only frees the request: nobody reads it
+            clientLeftQueued(pending)
             report(.requestCancelled(RequestID(UInt64(pending.id)), now: now))
         }
     }

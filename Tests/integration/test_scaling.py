@@ -7,6 +7,7 @@ phases in `server-timing`.
 Loads are short and bounded (a 2-core machine is shared); assertions are on
 behaviour with generous margins, never on speed."""
 
+import json
 import socket
 import threading
 import time
@@ -188,20 +189,36 @@ def test_full_queue_is_503_throttled(tidepool, tmp_path):
         assert queued.result() == 200
 
 
-def test_queued_request_whose_client_left_leaves_the_queue(tidepool, tmp_path):
+@pytest.mark.parametrize("leave", ["close", "half-close"])
+def test_queued_request_whose_client_left_leaves_the_queue(tidepool, tmp_path, leave):
     server = scaling_server(tidepool, tmp_path, "--max-instances", "1", "--max-concurrency", "1",
-                            "--queue-depth", "1")
+                            "--queue-depth", "1", "--log-format", "json")
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(lambda: server.get("/api/sleep?ms=2500", timeout=20).status_code)
         assert wait_for(lambda: server.status()["inFlight"] == 1, 5)
         gone = socket.create_connection(("127.0.0.1", server.port))
         gone.sendall(b"GET /api/hello HTTP/1.1\r\nHost: x\r\n\r\n")
         assert wait_for(lambda: server.status()["queued"] == 1, 5)
-        gone.close()
+        if leave == "close":
+            gone.close()
+        else:
+            gone.shutdown(socket.SHUT_WR)
         assert wait_for(lambda: server.status()["queued"] == 0, 5), server.status()
         # Its place in the queue is free again: this one waits instead of 503.
         assert server.get("/api/hello", timeout=20).status_code == 200
         assert running.result() == 200
+    if leave == "half-close":
+        # Nothing was written to it: the front closed the connection.
+        gone.settimeout(5)
+        try:
+            assert gone.recv(100) == b""
+        except ConnectionResetError:
+            pass
+        gone.close()
+    # Logged and counted as the client leaving (499), not as a 502 from the app.
+    access = [json.loads(line) for line in server.stderr().splitlines() if '"tidepool.access"' in line]
+    assert sorted((r["path"], r["status"], r.get("error", "none")) for r in access) == [
+        ("/api/hello", 200, "none"), ("/api/hello", 499, "none"), ("/api/sleep", 200, "none")], access
 
 
 def test_classic_mode_uses_more_instances_than_fluid(tidepool, tmp_path):
