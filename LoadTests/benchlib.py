@@ -126,7 +126,25 @@ def server_command(name, port, tidepool_args=("--instances", "2")):
     if name == "granian":
         return [str(VENV_BIN / "granian"), "--interface", "wsgi", "--workers", "2", "--host", *host,
                 "--port", str(port), "--working-dir", APP_DIR, "main:app"]
+    floor = shlex.quote(str(ROOT / "LoadTests/floor/floor_server.py"))
+    python = shlex.quote(str(APP_PYTHON))
+    if name == "floor-1proc":
+        return ["sh", "-c", f"cd {APP_DIR} && exec {python} {floor} --tcp {port}"]
+    if name == "floor-2proc":
+        sock = f"/tmp/tidepool-floor-{port}.sock"
+        return ["sh", "-c", f"cd {APP_DIR} && rm -f {sock} && {{ {python} {floor} --unix {sock} & }} && "
+                f"exec {shlex.quote(str(FLOOR_PROXY))} {port} {sock}"]
     raise ValueError(name)
+
+
+FLOOR_PROXY = ROOT / ".build-floor/floor_proxy"
+
+
+def build_floor_proxy():
+    """Compiles LoadTests/floor/floor_proxy.c (the C half of the floor-2proc server)."""
+    FLOOR_PROXY.parent.mkdir(exist_ok=True)
+    subprocess.run(["cc", "-O2", "-Wall", "-o", str(FLOOR_PROXY), str(ROOT / "LoadTests/floor/floor_proxy.c")],
+                   check=True)
 
 
 class Server:
