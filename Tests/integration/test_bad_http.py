@@ -22,10 +22,11 @@ CORPUS = [
     ("garbage-line", b"HELLO\r\n\r\n", 400),
     ("no-version", b"GET /\r\n" + H + b"\r\n", 400),
     ("bad-version", b"GET / HTTP/x.y\r\n" + H + b"\r\n", 400),
-    ("version-2", b"GET / HTTP/2.0\r\n" + H + b"\r\n", 400),
+    ("version-2", b"GET / HTTP/2.0\r\n" + H + b"\r\n", 505),
+    ("version-0.9", b"GET / HTTP/0.9\r\n" + H + b"\r\n", 505),
     ("extra-spaces", b"GET  /  HTTP/1.1\r\n" + H + b"\r\n", 400),
     ("four-tokens", b"GET / HTTP/1.1 extra\r\n" + H + b"\r\n", 400),
-    ("http2-preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400),
+    ("http2-preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
     # An unknown method (methods are case-sensitive) is 501, as RFC 9110 §9.1 asks.
     ("lowercase-method", b"get / HTTP/1.1\r\n" + H + b"\r\n", 501),
     ("unknown-method", b"BREW / HTTP/1.1\r\n" + H + b"\r\n", 501),
@@ -62,6 +63,7 @@ CORPUS = [
     ("chunk-size-0x", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n", 400),
     ("chunk-size-empty", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n\r\nabc\r\n0\r\n\r\n", 400),
     ("chunk-missing-crlf", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabcXX0\r\n\r\n", 400),
+    ("chunk-size-junk", b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n3 junk\r\nabc\r\n0\r\n\r\n", 400),
     # A HEAD with a body is refused: a hop that ignores such a body would read it as the next request.
     ("head-with-body", b"HEAD / HTTP/1.1\r\n" + H + b"Content-Length: 29\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n", 400),
     ("head-chunked", b"HEAD / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
@@ -78,7 +80,7 @@ GUARDED = {
     "chunk-size-not-hex": "MALFORMED_REQUEST", "chunk-size-negative": "MALFORMED_REQUEST",
     "chunk-size-huge": "MALFORMED_REQUEST", "chunk-size-plus": "MALFORMED_REQUEST",
     "chunk-size-0x": "MALFORMED_REQUEST", "chunk-size-empty": "MALFORMED_REQUEST",
-    "chunk-missing-crlf": "MALFORMED_REQUEST", "head-with-body": "MALFORMED_REQUEST",
+    "chunk-missing-crlf": "MALFORMED_REQUEST", "chunk-size-junk": "MALFORMED_REQUEST", "head-with-body": "MALFORMED_REQUEST",
     "head-chunked": "MALFORMED_REQUEST", "obs-fold-first-line": "MALFORMED_REQUEST",
     "cl-and-te": "MALFORMED_REQUEST", "duplicate-cl-same": "MALFORMED_REQUEST",
     "head-over-limit": "REQUEST_HEADER_TOO_LARGE", "request-line-over-limit": "URL_TOO_LONG",
@@ -105,6 +107,16 @@ def test_malformed_request_rejected_and_closed(server, case, data, expected):
     # A valid request on a new connection is unaffected.
     r = server.get("/after")
     assert r.status_code == 200 and r.text == "ok /after"
+
+
+def test_chunk_extensions_and_later_minor_versions_are_served(server):
+    """Valid HTTP the front once refused: chunk extensions (RFC 9112 §7.1.1)
+    are ignored, and HTTP/1.x with x > 1 is served as HTTP/1.1 (RFC 9110 §2.5)."""
+    raw, _ = exchange(server.port, b"POST /body HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n"
+                      b"Connection: close\r\n\r\n3;name=value\r\nabc\r\n2 ;a;b=\"c d\"\r\nde\r\n0\r\n\r\n")
+    assert status_of(raw) == 200 and raw.endswith(b'{"length": 5}'), raw
+    raw, _ = exchange(server.port, b"GET /x HTTP/1.2\r\n" + H + b"Connection: close\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200 ") and raw.endswith(b"ok /x"), raw
 
 
 def test_corpus_is_big_enough():

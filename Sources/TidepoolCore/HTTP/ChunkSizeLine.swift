@@ -1,7 +1,8 @@
 /// The size line that opens each chunk of a chunked body (RFC 9112 §7.1):
-/// `1*HEXDIG`, optionally followed by a space and anything (the rule the
-/// front has applied since evhttp: `5;ext` without the space is refused;
-/// no client in practice sends chunk extensions).
+/// `1*HEXDIG`, then optionally chunk extensions, which start with optional
+/// whitespace and `;` (`5;name=value`, `5 ;a;b="c d"`) and are ignored.
+/// Anything else after the size (`5 junk`, a lone `5 `) is refused: a
+/// lenient size line is where request smuggling hides.
 public enum ChunkSizeLine {
     public enum Parsed: Equatable, Sendable {
         case size(Int64)
@@ -21,11 +22,14 @@ public enum ChunkSizeLine {
             index = line.index(after: index)
         }
         if digits == 0 { return .invalid(reason: "chunk size is not a hexadecimal number") }
+        while index != line.endIndex, line[index] == 0x20 || line[index] == 0x09 { index = line.index(after: index) }
         if index != line.endIndex {
-            if line[index] != 0x20 { return .invalid(reason: "unexpected byte after the chunk size") }
+            if line[index] != UInt8(ascii: ";") { return .invalid(reason: "unexpected byte after the chunk size") }
             if line[index...].contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7f }) {
                 return .invalid(reason: "control character in a chunk extension")
             }
+        } else if digits != line.count {
+            return .invalid(reason: "whitespace after the chunk size without an extension")
         }
         return .size(value)
     }

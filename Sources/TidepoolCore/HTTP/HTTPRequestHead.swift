@@ -84,8 +84,11 @@ public struct HTTPRequestHead: Sendable {
         let target = afterMethod..<lastSpace
         let version = (lastSpace + 1)..<requestLine.upperBound
         if target.count > maxTargetBytes { return .failure(.targetTooLong) }
-        guard let minor = versionMinor(bytes, version) else {
-            return .failure(.malformed(reason: "unsupported HTTP version"))
+        let minor: UInt8
+        switch Self.version(bytes, version) {
+        case .minor(let value): minor = value
+        case .otherMajor: return .failure(.versionNotSupported)
+        case .malformed: return .failure(.malformed(reason: "malformed HTTP version"))
         }
         guard !target.isEmpty, !target.contains(where: { bytes[$0] <= 0x20 || bytes[$0] == 0x7f }) else {
             return .failure(.malformed(reason: "space or control character in the request target"))
@@ -160,16 +163,26 @@ public struct HTTPRequestHead: Sendable {
             expectsContinue: expectsContinue && minor == 1, length: count))
     }
 
-    /// `HTTP/1.0` → 0, `HTTP/1.1` → 1; anything else nil (400, as the front always answered).
-    static func versionMinor(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> UInt8? {
-        guard range.count == 8 else { return nil }
-        let prefix: StaticString = "HTTP/1."
-        for i in 0..<7 where bytes[range.lowerBound + i] != prefix.utf8Start[i] { return nil }
-        switch bytes[range.lowerBound + 7] {
-        case UInt8(ascii: "0"): return 0
-        case UInt8(ascii: "1"): return 1
-        default: return nil
-        }
+    /// What a request line's `HTTP-version` (`HTTP/` DIGIT `.` DIGIT) asks for.
+    enum Version: Equatable {
+        /// 1.0 → 0; 1.1 and any later 1.x → 1, as RFC 9110 §2.5 asks (a
+        /// higher minor version is served as the highest one understood).
+        case minor(UInt8)
+        /// HTTP/2.0 (the h2c preface's line), HTTP/0.9, …: 505.
+        case otherMajor
+        /// Not `HTTP/d.d` at all: 400.
+        case malformed
+    }
+
+    static func version(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Version {
+        guard range.count == 8 else { return .malformed }
+        let prefix: StaticString = "HTTP/"
+        for i in 0..<5 where bytes[range.lowerBound + i] != prefix.utf8Start[i] { return .malformed }
+        let major = bytes[range.lowerBound + 5], dot = bytes[range.lowerBound + 6], minor = bytes[range.lowerBound + 7]
+        let digits = UInt8(ascii: "0")...UInt8(ascii: "9")
+        guard digits.contains(major), dot == UInt8(ascii: "."), digits.contains(minor) else { return .malformed }
+        guard major == UInt8(ascii: "1") else { return .otherMajor }
+        return .minor(minor == UInt8(ascii: "0") ? 0 : 1)
     }
 
     /// origin-form (`/…`), asterisk-form (`*`), or absolute-form with a

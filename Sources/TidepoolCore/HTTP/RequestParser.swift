@@ -50,6 +50,8 @@ public struct RequestParser: Sendable {
         /// A method the server does not serve (501, RFC 9110 §9.1); decided by
         /// the server after the head (`reject(_:)`), not by the parser.
         case methodNotImplemented
+        /// A request line whose HTTP major version is not 1 (505, RFC 9110 §15.6.6).
+        case versionNotSupported
 
         /// The code the answer carries (nil: a plain 417).
         public var code: ErrorCode? {
@@ -59,7 +61,7 @@ public struct RequestParser: Sendable {
             case .bodyTooLarge: .payloadTooLarge
             case .malformed: .malformedRequest
             case .headTimeout, .bodyTimeout: .requestTimeout
-            case .expectationFailed, .methodNotImplemented: nil
+            case .expectationFailed, .methodNotImplemented, .versionNotSupported: nil
             }
         }
 
@@ -67,6 +69,7 @@ public struct RequestParser: Sendable {
             switch self {
             case .expectationFailed: 417
             case .methodNotImplemented: 501
+            case .versionNotSupported: 505
             default: code?.status ?? 400
             }
         }
@@ -82,6 +85,7 @@ public struct RequestParser: Sendable {
             case .bodyTimeout: "request body not received within bodyTimeout"
             case .expectationFailed: "an Expect other than 100-continue"
             case .methodNotImplemented: "a method the server does not serve"
+            case .versionNotSupported: "an HTTP version other than 1.x"
             }
         }
     }

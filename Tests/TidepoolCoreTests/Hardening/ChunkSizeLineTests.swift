@@ -4,7 +4,8 @@ import Testing
 @Suite struct ChunkSizeLineTests {
     @Test(arguments: [
         ("0", Int64(0)), ("5", 5), ("a", 10), ("FF", 255), ("ff", 255), ("00010", 16),
-        ("5 ext=1", 5), ("5 ;name=value", 5), ("7fffffffffffffff", Int64.max),
+        ("5;ext", 5), ("5;name=value", 5), ("5 ;name=value", 5), ("5\t;a;b=\"c d\"", 5), ("5;a\tb", 5),
+        ("7fffffffffffffff", Int64.max),
         ("0000000000000000000001", 1),
     ])
     func validSizes(line: String, size: Int64) {
@@ -12,8 +13,8 @@ import Testing
     }
 
     @Test(arguments: [
-        "", "zz", "-5", "+5", " 5", "0x5", "5;ext", "5\t", "g", "8000000000000000",
-        "ffffffffffffffffff", "5 a\u{1}b", "\u{0}5",
+        "", "zz", "-5", "+5", " 5", "0x5", "5\t", "5 ", "5 ext=1", "5x", "5 ;a\u{1}b", "5;\u{7f}", "g",
+        "8000000000000000", "ffffffffffffffffff", "\u{0}5",
     ])
     func invalidSizes(line: String) {
         guard case .invalid = ChunkSizeLine.parse(Array(line.utf8)) else {

@@ -65,7 +65,7 @@ func b(_ text: String) -> [UInt8] { Array(text.utf8) }
 
     static let get = "GET /a?x=1 HTTP/1.1\r\nHost: x\r\n\r\n"
     static let post = "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
-    static let chunked = "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3 ext\r\nabc\r\n0\r\nX-T: 1\r\n\r\n"
+    static let chunked = "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;a=1\r\nhello\r\n3 ;ext\r\nabc\r\n0\r\nX-T: 1\r\n\r\n"
 
     static let getParsed = ParsedRequest(method: .get, target: "/a?x=1", minor: 1, headers: ["Host=x"], body: "", keepAlive: true, expectsContinue: false)
     static let postParsed = ParsedRequest(method: .post, target: "/b", minor: 1, headers: ["Host=x", "Content-Length=5"], body: "hello", keepAlive: true, expectsContinue: false)
@@ -161,9 +161,10 @@ func b(_ text: String) -> [UInt8] { Array(text.utf8) }
     static let malformed: [(String, String)] = [
         ("HELLO\r\n\r\n", "malformed request line"),
         ("GET /\r\n\r\n", "malformed request line"),
-        ("GET / HTTP/x.y\r\n\r\n", "unsupported HTTP version"),
-        ("GET / HTTP/2.0\r\n\r\n", "unsupported HTTP version"),
-        ("GET / HTTP/1.1 extra\r\n\r\n", "unsupported HTTP version"),
+        ("GET / HTTP/x.y\r\n\r\n", "malformed HTTP version"),
+        ("GET / HTTP/1.10\r\n\r\n", "malformed HTTP version"),
+        ("GET / http/1.1\r\n\r\n", "malformed HTTP version"),
+        ("GET / HTTP/1.1 extra\r\n\r\n", "malformed HTTP version"),
         ("GET  /  HTTP/1.1\r\n\r\n", "space or control character in the request target"),
         ("GET /a b HTTP/1.1\r\n\r\n", "space or control character in the request target"),
         ("GET /a\u{0}b HTTP/1.1\r\n\r\n", "space or control character in the request target"),
@@ -198,6 +199,22 @@ func b(_ text: String) -> [UInt8] { Array(text.utf8) }
         ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\rX", "chunk data longer than its chunk size"),
         ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n folded\r\n\r\n", "obsolete line folding in a trailer"),
     ]
+
+    @Test func httpVersions() {
+        // A later 1.x is served as 1.1 (RFC 9110 §2.5); another major is a 505.
+        for (version, minor) in [("HTTP/1.0", UInt8(0)), ("HTTP/1.1", 1), ("HTTP/1.2", 1), ("HTTP/1.9", 1)] {
+            guard case .requests(let done) = parse([b("GET / \(version)\r\n\r\n")]) else {
+                Issue.record("\(version) refused"); continue
+            }
+            #expect(done.map(\.minor) == [minor], "\(version)")
+        }
+        for version in ["HTTP/2.0", "HTTP/0.9", "HTTP/3.0"] {
+            #expect(parse([b("GET / \(version)\r\n\r\n")]) == .rejected([], .versionNotSupported), "\(version)")
+        }
+        #expect(RequestParser.Rejection.versionNotSupported.status == 505)
+        // The h2c prior-knowledge preface asks for HTTP/2 on its first line.
+        #expect(parse([b("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")]) == .rejected([], .versionNotSupported))
+    }
 
     @Test func malformedRequestsAreRejected() {
         for (text, reason) in Self.malformed {
