@@ -173,13 +173,13 @@ extension HostRuntime {
     /// Ends the client's connection without completing the reply, so a cut-short
     /// body can never pass for a whole one: the socket is closed with a zero
     /// linger (RST), so even an HTTP/1.0 body delimited by the connection's
-    /// close reads as an error.
-    private func abort(_ pending: PendingRequest) {
+    /// close reads as an error. Logged with `status` (0: reset by us).
+    private func abort(_ pending: PendingRequest, status: Int = 0) {
         guard let request = pending.request else { return }
         pending.request = nil
         pending.replied = true
         repliesWriting -= 1  // ends without completing
-        traceEnded(request, status: 0)
+        traceEnded(request, status: status)
         request.abort()
     }
 
@@ -199,12 +199,7 @@ extension HostRuntime {
     /// works on it, not as the 502 a reply would have claimed, and its
     /// connection is closed.
     func clientLeftQueued(_ pending: PendingRequest) {
-        guard let request = pending.request else { return }
-        pending.request = nil
-        pending.replied = true
-        repliesWriting -= 1  // ends without completing
-        traceEnded(request, status: 499)
-        request.abort()
+        abort(pending, status: 499)
     }
 
     /// A server reports the client of `request` gone before its reply was
