@@ -11,6 +11,8 @@ struct StaticFiles {
     let rootPrefix: String
     /// What is certainly not there, without a `stat` (nil: always stat).
     private let index: PublicIndex?
+    /// The last name `entry` resolved, for the `open` that follows it.
+    private let lastResolved = LastResolved()
 
     init?(publicDirectory: String, loop: EventLoop? = nil) {
         guard let real = realpath(publicDirectory, nil) else { return nil }
@@ -66,8 +68,9 @@ struct StaticFiles {
         return true
     }
 
-    /// Whether `stat` finds `rootPrefix` + `relative` (a C string built on the stack).
-    private func statExists(relative: UnsafeRawBufferPointer) -> Bool {
+    /// The file type `stat` finds at `rootPrefix` + `relative` (a C string
+    /// built on the stack), or nil when it finds nothing.
+    private func statType(relative: UnsafeRawBufferPointer) -> mode_t? {
         var root = rootPrefix
         return root.withUTF8 { root in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: root.count + relative.count + 1) { name in
@@ -76,7 +79,8 @@ struct StaticFiles {
                 UnsafeMutableRawBufferPointer(rebasing: raw[root.count..<(root.count + relative.count)]).copyMemory(from: relative)
                 name[root.count + relative.count] = 0
                 var info = stat()
-                return name.withMemoryRebound(to: CChar.self) { stat($0.baseAddress!, &info) == 0 }
+                guard name.withMemoryRebound(to: CChar.self, { stat($0.baseAddress!, &info) }) == 0 else { return nil }
+                return info.st_mode & S_IFMT
             }
         }
     }
@@ -138,19 +142,32 @@ struct StaticFiles {
     /// The failing `stat` gets its file name from a stack buffer, checked as
     /// `candidate` checks it, so a request for the app makes no array or
     /// String here; only a name that exists builds the candidate String.
+    ///
+    /// The resolved name is kept for the `open` of the same path that
+    /// follows when the router picks a file (`LastResolved`), and when no
+    /// symlink was involved the first `stat` already gave the type: a static
+    /// reply resolves its name once, not twice.
     func entry(atURLPath path: String) -> PublicEntry {
+        lastResolved.clear()  // a name is trusted from one lookup to its open, no longer
         var path = path
-        let exists = path.withUTF8 { bytes in
-            guard Self.isCandidate(UnsafeRawBufferPointer(bytes)) else { return false }
+        let found = path.withUTF8 { bytes -> mode_t? in
+            guard Self.isCandidate(UnsafeRawBufferPointer(bytes)) else { return nil }
             let relative = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes).dropFirst())
-            if let index, index.certainlyMissing(relative) { return false }
-            return statExists(relative: relative)
+            if let index, index.certainlyMissing(relative) { return nil }
+            return statType(relative: relative)
         }
-        guard exists, let candidate = candidate(decodedPath: Array(path.utf8)) else { return .missing }
-        var info = stat()
-        guard let resolved = resolve(candidate: candidate), stat(resolved, &info) == 0 else { return .missing }
-        switch info.st_mode & S_IFMT {
-        case S_IFREG: return .file
+        let decoded = Array(path.utf8)
+        guard var type = found, let candidate = candidate(decodedPath: decoded),
+              let resolved = resolve(candidate: candidate) else { return .missing }
+        if resolved != candidate {  // through a symlink: the type of what it names
+            var info = stat()
+            guard stat(resolved, &info) == 0 else { return .missing }
+            type = info.st_mode & S_IFMT
+        }
+        switch type {
+        case S_IFREG:
+            lastResolved.set(decoded, resolved)
+            return .file
         case S_IFDIR: return .directory
         default: return .missing
         }
@@ -159,7 +176,8 @@ struct StaticFiles {
     /// The regular file under the public directory for this decoded URL path,
     /// opened, or nil when there is none (the request then goes to the app).
     func open(decodedPath path: [UInt8]) -> File? {
-        guard let resolved = resolve(decodedPath: path), resolved.hasPrefix(rootPrefix) else { return nil }
+        guard let resolved = lastResolved.take(path) ?? resolve(decodedPath: path), resolved.hasPrefix(rootPrefix)
+        else { return nil }
         let fd = Glibc.open(resolved, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { return nil }
         var info = stat()
@@ -172,5 +190,27 @@ struct StaticFiles {
             modifiedSeconds: Int(info.st_mtim.tv_sec),
             modifiedNanos: Int(info.st_mtim.tv_sec) &* 1_000_000_000 &+ Int(info.st_mtim.tv_nsec),
             inode: UInt64(info.st_ino))
+    }
+}
+
+/// `StaticFiles.entry`'s last resolved file, taken by the `open` of the same
+/// decoded path while routing the same request (the router looks up, then
+/// the front opens): kept no longer, since a name's real path can change
+/// (a directory replaced by a symlink) and only a fresh resolve checks it.
+/// Any other `open` resolves afresh. Used on the loop thread only.
+final class LastResolved {
+    private var path: [UInt8] = []
+    private var resolved: String?
+
+    func set(_ path: [UInt8], _ resolved: String) {
+        self.path = path
+        self.resolved = resolved
+    }
+
+    func clear() { resolved = nil }
+
+    func take(_ path: [UInt8]) -> String? {
+        defer { resolved = nil }
+        return path == self.path ? resolved : nil
     }
 }

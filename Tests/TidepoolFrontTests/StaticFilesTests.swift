@@ -4,6 +4,8 @@ import Testing
 
 /// `StaticFiles.plainPath`: a name with no symlink below the public directory
 /// is its own real path (no `realpath`); anything else still goes through it.
+/// `entry` then `open`: the name resolved by the lookup serves the open that
+/// follows it, and no later one.
 struct StaticFilesTests {
     /// A real public directory (with a trailing slash) holding `a.txt`,
     /// `sub/b.txt` and `link.txt -> a.txt`.
@@ -42,5 +44,42 @@ struct StaticFilesTests {
         #expect(StaticFiles.plainPath(root + "./a.txt", below: root) == .needsRealpath)
         #expect(StaticFiles.plainPath(root + "sub//b.txt", below: root) == .needsRealpath)
         #expect(StaticFiles.plainPath(root, below: root) == .needsRealpath)
+    }
+
+    @Test func entryThenOpenServesTheResolvedFile() throws {
+        let root = try makeRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let files = try #require(StaticFiles(publicDirectory: root))
+        #expect(files.entry(atURLPath: "/a.txt") == .file)
+        #expect(files.open(decodedPath: Array("/a.txt".utf8)).map { close($0.fd); return $0.path } == root + "a.txt")
+        #expect(files.entry(atURLPath: "/link.txt") == .file)
+        #expect(files.open(decodedPath: Array("/link.txt".utf8)).map { close($0.fd); return $0.path } == root + "a.txt")
+        #expect(files.entry(atURLPath: "/sub") == .directory)
+        #expect(files.entry(atURLPath: "/nope") == .missing)
+        // An open with no lookup before it resolves by itself.
+        #expect(files.open(decodedPath: Array("/sub/b.txt".utf8)).map { close($0.fd); return $0.path } == root + "sub/b.txt")
+    }
+
+    @Test func aResolvedNameIsNotTrustedPastItsOwnOpen() throws {
+        let root = try makeRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let outside = try makeRoot()  // has sub/b.txt too
+        defer { try? FileManager.default.removeItem(atPath: outside) }
+        let files = try #require(StaticFiles(publicDirectory: root))
+        func swapSubForALinkOutside() throws {
+            try? FileManager.default.removeItem(atPath: root + "sub")
+            try FileManager.default.createSymbolicLink(atPath: root + "sub", withDestinationPath: outside + "sub")
+        }
+        // Looked up, then another request's lookup: the first name is forgotten.
+        #expect(files.entry(atURLPath: "/sub/b.txt") == .file)
+        #expect(files.entry(atURLPath: "/a.txt") == .file)
+        try swapSubForALinkOutside()
+        #expect(files.open(decodedPath: Array("/sub/b.txt".utf8)) == nil)
+        // Looked up and opened: a second open resolves afresh.
+        #expect(files.entry(atURLPath: "/a.txt") == .file)
+        #expect(files.open(decodedPath: Array("/a.txt".utf8)).map { close($0.fd); return true } == true)
+        try FileManager.default.removeItem(atPath: root + "a.txt")
+        try FileManager.default.createSymbolicLink(atPath: root + "a.txt", withDestinationPath: outside + "a.txt")
+        #expect(files.open(decodedPath: Array("/a.txt".utf8)) == nil)
     }
 }
