@@ -5,6 +5,7 @@ and the servers it starts (the same command lines as bench-peers)."""
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -143,7 +144,10 @@ FLOOR_PROXY = ROOT / ".build-floor/floor_proxy"
 def build_floor_proxy():
     """Compiles LoadTests/floor/floor_proxy.c (the C half of the floor-2proc server)."""
     FLOOR_PROXY.parent.mkdir(exist_ok=True)
-    subprocess.run(["cc", "-O2", "-Wall", "-o", str(FLOOR_PROXY), str(ROOT / "LoadTests/floor/floor_proxy.c")],
+    compiler = shutil.which("cc") or shutil.which("clang")  # clang comes with the Swift toolchain
+    if compiler is None:
+        raise RuntimeError("no C compiler (cc or clang) on PATH to build LoadTests/floor/floor_proxy.c")
+    subprocess.run([compiler, "-O2", "-Wall", "-o", str(FLOOR_PROXY), str(ROOT / "LoadTests/floor/floor_proxy.c")],
                    check=True)
 
 

@@ -1,8 +1,12 @@
 """The benchmark commands (LoadTests/bench-peers, LoadTests/bench-goals) parse,
 document themselves, and read wrk / server-timing / smaps_rollup output
-correctly. No server and no load: the benchmarks themselves are not tests."""
+correctly, and the latency goal's reference servers answer like the app. No
+load: the benchmarks themselves are not tests."""
 
+import json
 import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,3 +37,17 @@ def test_cpu_per_request_is_valid_bash_with_help():
     help_ = run("LoadTests/cpu-per-request", "--help")
     assert help_.returncode == 0 and "--runs" in help_.stdout and "set -euo" not in help_.stdout
     assert run("LoadTests/cpu-per-request", "--bogus").returncode == 2
+
+
+def test_latency_floors_answer_like_the_app(tmp_path):
+    """bench-goals' floors (LoadTests/floor: the app in-process behind a
+    blocking loop, and that loop behind a C proxy) serve the example's
+    /api/data, so the latency goal compares like with like."""
+    sys.path.insert(0, str(ROOT / "LoadTests"))
+    import benchlib
+    benchlib.build_floor_proxy()
+    for name in ("floor-1proc", "floor-2proc"):
+        with benchlib.Server(name, tmp_path) as server:
+            for _ in range(3):  # one connection each, one after another
+                with urllib.request.urlopen(server.url("/api/data"), timeout=5) as r:
+                    assert r.status == 200 and json.load(r)["total"] == 3, name
