@@ -156,9 +156,11 @@ struct StaticFiles {
             if let index, index.certainlyMissing(relative) { return nil }
             return statType(relative: relative)
         }
+        guard var type = found else { return .missing }  // (before any array: the app's requests end here)
         let decoded = Array(path.utf8)
-        guard var type = found, let candidate = candidate(decodedPath: decoded),
-              let resolved = resolve(candidate: candidate) else { return .missing }
+        guard let candidate = candidate(decodedPath: decoded), let resolved = resolve(candidate: candidate) else {
+            return .missing
+        }
         if resolved != candidate {  // through a symlink: the type of what it names
             var info = stat()
             guard stat(resolved, &info) == 0 else { return .missing }
