@@ -208,6 +208,19 @@ def wrk(url, out_file, *, threads=2, connections=16, duration="8s", warmup="2s")
     return r
 
 
+def c1_p50_rounds(urls, out, rounds, duration):
+    """wrk -t1 -c1 on each of `urls` ({name: url}) in turn, `rounds` times
+    after a 1 s warm-up each: {name: [p50 in us, one per round]}."""
+    for name, url in urls.items():
+        wrk(url, out / f"latency-{name}-warmup.wrk", threads=1, connections=1, duration="1s", warmup=None)
+    p50s = {name: [] for name in urls}
+    for round_ in range(rounds):
+        for name, url in urls.items():
+            r = wrk(url, out / f"latency-{name}-{round_}.wrk", threads=1, connections=1, duration=duration, warmup=None)
+            p50s[name].append(r["p50"] * 1e3)
+    return p50s
+
+
 def bench_peers(opts, out, *args):
     """LoadTests/bench-peers into OUT; returns results.tsv rows by server."""
     cmd = [str(ROOT / "LoadTests/bench-peers"), "--no-setup", "--out", str(out),
