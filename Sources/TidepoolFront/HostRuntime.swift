@@ -57,6 +57,11 @@ final class HostRuntime {
     var dirtyRequests: [PendingRequest] = []
     /// Process groups that may still hold live children (template groups, spawned instances).
     var processGroups: Set<pid_t> = []
+    /// Our own children not reaped yet (templates, spawned instances): all
+    /// `reapChildren` waits for while a preparation runs its own.
+    var spawnedChildren: Set<pid_t> = []
+    /// Where a redeploy prepares the project (nil without `reloading`).
+    var preparation: PreparationThread?
 
     let staticFiles: StaticFiles?
     /// vercel.json redirects, headers, rewrites, cleanUrls, trailingSlash (FrontRouting.swift).

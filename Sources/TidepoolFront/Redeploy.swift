@@ -9,7 +9,9 @@ import TidepoolProject
 /// mode) → once it imported the app, tell the scheduler `redeploy`: it starts
 /// the new generation's instances, moves new requests to them as they are
 /// ready and drains the old ones (they finish in-flight work, then stop) →
-/// the old template is closed. A failed preparation or a new template that
+/// the old template is closed. The preparation runs on its own thread
+/// (`PreparationThread`): the loop serves the current version meanwhile,
+/// however long an install or build takes. A failed preparation or a new template that
 /// cannot import the app changes nothing: the old version keeps serving and
 /// the error is logged.
 extension HostRuntime {
@@ -18,6 +20,8 @@ extension HostRuntime {
     static let redeployTimeoutSeconds = 180.0
 
     func installRedeployTriggers() {
+        guard reloading != nil else { return }
+        preparation = PreparationThread(loop: loop) { [unowned self] prepared in preparationDone(prepared) }
         loop.onSignal(SIGHUP) { [unowned self] in requestRedeploy(reason: "SIGHUP") }
         if let directory = reloading?.watchDirectory { startWatching(directory) }
     }
@@ -46,15 +50,29 @@ extension HostRuntime {
         redeploy.reason = reason
         redeploy.startedAt = tp_monotonic_nanos()
         logger.info("\(reason): redeploying (preparing the project)")
+        guard let preparation else {
+            logger.error("redeploy failed, the current version keeps serving: no pipe for the preparation thread (errno \(errno))")
+            return finishRedeploy()
+        }
+        // The current version keeps serving while the project is prepared.
+        redeploy.preparing = true
+        preparation.start(reloading.prepare)
+    }
+
+    /// The preparation thread finished: start the new version, or keep the current one.
+    private func preparationDone(_ prepared: PreparationThread.Prepared) {
+        redeploy.preparing = false
+        reapChildren()  // what exited meanwhile and was left for later
         let newApp: AppTarget
         let newRouter: Router
-        do {
-            (newApp, newRouter) = try reloading.prepare()
-        } catch {
+        switch prepared {
+        case .success(let next):
+            (newApp, newRouter) = next
+        case .failure(let error):
             logger.error("redeploy failed, the current version keeps serving: \(error)")
-            finishRedeploy()
-            return
+            return finishRedeploy()
         }
+        guard phase == .serving else { return finishRedeploy() }  // stopping meanwhile
         switch configuration.start {
         case .fork:
             do {

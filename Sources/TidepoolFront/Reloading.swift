@@ -7,15 +7,14 @@ import TidepoolProject
 /// `tidepool dev`, the directory whose files trigger a redeploy when they change.
 public struct Reloading {
     /// Prepares the project's current files and returns the app to serve and
-    /// the router for its vercel.json.
-    /// Runs on the host's loop: the host keeps its connections while it
-    /// runs, but answers nothing new until it returns.
-    public var prepare: () throws -> (app: AppTarget, router: Router)
+    /// the router for its vercel.json. Runs on a thread of its own
+    /// (`PreparationThread`) while the host keeps serving.
+    public var prepare: @Sendable () throws -> (app: AppTarget, router: Router)
     /// `tidepool dev`: watch this project directory (sources, manifests,
     /// vercel.json) and redeploy on change; also log every request.
     public var watchDirectory: String?
 
-    public init(prepare: @escaping () throws -> (app: AppTarget, router: Router), watchDirectory: String? = nil) {
+    public init(prepare: @escaping @Sendable () throws -> (app: AppTarget, router: Router), watchDirectory: String? = nil) {
         self.prepare = prepare
         self.watchDirectory = watchDirectory
     }
@@ -25,6 +24,8 @@ public struct Reloading {
 /// is remembered (the latest reason) and starts when the current one ends.
 struct RedeployProgress {
     var running = false
+    /// The project is being prepared on the preparation thread.
+    var preparing = false
     /// The new version's template (fork mode), until it answers ready or fails.
     var template: TemplateRecord?
     var pendingApp: AppTarget?

@@ -36,6 +36,7 @@ extension HostRuntime {
             throw error
         }
         processGroups.insert(pid)
+        spawnedChildren.insert(pid)
         let control = FrameChannel(loop: loop, fd: hostEnd)
         let record = TemplateRecord(pid: pid, control: control)
         let decidedAt = tp_monotonic_nanos()
@@ -174,6 +175,7 @@ extension HostRuntime {
             throw error
         }
         processGroups.insert(pid)
+        spawnedChildren.insert(pid)
         register(InstanceRecord(id: id, kind: .spawn, pid: pid, channel: FrameChannel(loop: loop, fd: hostEnd), decidedAt: decidedAt))
     }
 
@@ -270,14 +272,29 @@ extension HostRuntime {
         }
     }
 
-    /// Reaps every exited child (SIGCHLD, and during shutdown).
+    /// Reaps every exited child (SIGCHLD, after a redeploy's preparation, and
+    /// during shutdown): ours, and as subreaper the instances a template
+    /// left behind. While a preparation runs child processes (pip, the build
+    /// command) on its own thread, only the children we spawned are reaped,
+    /// by pid: Foundation's `Process` must collect the status of its own.
     func reapChildren() {
         var status: Int32 = 0
+        if redeploy.preparing {
+            for pid in spawnedChildren where waitpid(pid, &status, WNOHANG) == pid {
+                reaped(pid, status)
+            }
+            return
+        }
         while true {
             let pid = waitpid(-1, &status, WNOHANG)
             guard pid > 0 else { break }
-            logger.debug("process \(pid) exited (\(Self.describeWaitStatus(status)))")
+            reaped(pid, status)
         }
+    }
+
+    private func reaped(_ pid: pid_t, _ status: Int32) {
+        spawnedChildren.remove(pid)
+        logger.debug("process \(pid) exited (\(Self.describeWaitStatus(status)))")
     }
 
     func log(_ record: LogRecord, source: String) {

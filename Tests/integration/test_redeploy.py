@@ -10,6 +10,7 @@ Versions differ in length on purpose: CPython trusts a cached .pyc whose
 source has the same size and mtime second (see the report's note).
 """
 
+import json
 import re
 import signal
 import threading
@@ -182,3 +183,33 @@ def test_dev_serves_changed_statics_without_a_redeploy(tidepool):
     time.sleep(1.2)  # two watch polls: public/ must not trigger a redeploy
     assert "redeploying" not in server.stderr()
     assert server.get("/").text.startswith("v1 ")
+
+
+@pytest.mark.parametrize("build_fails", [False, True])
+def test_the_current_version_serves_while_a_redeploy_builds(tidepool, build_fails):
+    """A redeploy prepares the project (install, build) on a thread of its
+    own: a slow build command leaves the current version answering at once
+    meanwhile, whether the build then succeeds (the new version deploys) or
+    fails (the current one stays)."""
+    server = tidepool("versioned", instances=1, threads=4, start="fork")
+    marker = server.project / "building"
+    # The build marks itself running, then holds until the test lets it finish.
+    release = server.project / "release"
+    command = (f"touch {marker} && while [ ! -e {release} ]; do sleep 0.05; done && rm {marker}"
+               + (" && exit 3" if build_fails else ""))
+    (server.project / "vercel.json").write_text(json.dumps({"buildCommand": command}))
+    set_version(server, "v2-two")
+    server.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: marker.exists(), 30, "the build command to start")
+    # The build is still running (it waits for `release`): the front answers anyway.
+    for _ in range(5):
+        r = server.get("/", timeout=5)
+        assert r.status_code == 200 and r.text.startswith("v1 "), r.text
+    assert marker.exists()
+    release.touch()
+    if build_fails:
+        wait_until(lambda: "redeploy failed" in server.stderr(), 30, "the failed redeploy in the log")
+        assert server.get("/").text.startswith("v1 ")
+    else:
+        wait_until(lambda: server.get("/").text.startswith("v2-two "), 30, "v2 to serve")
+        wait_until(lambda: "redeploy (SIGHUP) complete" in server.stderr(), 10, "the redeploy to complete")
