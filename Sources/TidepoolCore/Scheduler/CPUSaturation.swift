@@ -44,8 +44,13 @@ public struct CPUSaturation: Equatable, Sendable {
         var busySeconds: Double
     }
 
-    /// Below this much busy time a share is noise: report 0.
-    static let minimumBusy: Duration = .milliseconds(1)
+    /// Below this much busy time in the window a share is noise: report 0.
+    /// 100 ms: a fresh instance's first request (lazy imports: tens of ms of
+    /// CPU in as many of wall time) read as a pegged interpreter at 1 ms, and
+    /// held a pinned instance until the window passed, serializing the
+    /// concurrent requests behind it. A really saturated instance is busy
+    /// all the time, so it crosses 100 ms within 100 ms of load.
+    static let minimumBusy: Duration = .milliseconds(100)
     private static let minimumBusySeconds = minimumBusy.inSeconds
 
     private struct Sample: Equatable, Sendable {

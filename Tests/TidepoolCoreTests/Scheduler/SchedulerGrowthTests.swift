@@ -158,6 +158,30 @@ import Testing
         #expect(d.arrive(3).dispatches.map(\.instance) == ids(1))
     }
 
+    @Test func aShortCPUBurstIsNotSaturation() throws {
+        // A fresh instance's first request imports lazily: 40 ms of CPU in
+        // 40 ms. Too little busy time to call the interpreter pegged; taken as
+        // saturation it held a pinned instance and serialized the concurrent
+        // I/O-bound requests that followed (one at a time, 200 ms each).
+        var d = try Driver {
+            $0.minInstances = 1
+            $0.maxInstances = 1
+            $0.saturationWindow = .seconds(2)
+        }
+        d.boot()
+        d.stats(1, cpuTotal: .zero)
+        d.arrive(1)
+        d.wait(.milliseconds(40))
+        d.finish(1, cpu: .milliseconds(40), wall: .milliseconds(40))
+        d.stats(1, cpuTotal: .milliseconds(40))
+        d.wait(.milliseconds(10))
+        #expect(d.arrive(2...9).dispatched(to: 1) == Array(2...9))
+        // The same share over enough busy time is saturation.
+        d.wait(.milliseconds(200))
+        d.stats(1, cpuTotal: .milliseconds(240) * 8)
+        #expect(d.scheduler.instances[InstanceID(1)]!.isSaturated(at: d.now, threshold: 0.75))
+    }
+
     @Test func panicScalesOnTheShortWindowAndHoldsThePool() throws {
         // Utilisation 0.4: one instance's 32 slots are 2.5 instances of demand,
         // so panic can be reached without anything waiting in the queue.
