@@ -54,19 +54,5 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     }
 
     /// The standard reason phrase of `status`.
-    public var reason: String {
-        switch status {
-        case 400: "Bad Request"
-        case 404: "Not Found"
-        case 408: "Request Timeout"
-        case 413: "Payload Too Large"
-        case 414: "URI Too Long"
-        case 431: "Request Header Fields Too Large"
-        case 500: "Internal Server Error"
-        case 502: "Bad Gateway"
-        case 503: "Service Unavailable"
-        case 504: "Gateway Timeout"
-        default: "Error"
-        }
-    }
+    public var reason: String { ResponseHeadWriter.reasonPhrase(status) }
 }

@@ -3,7 +3,8 @@
 public enum HTTPMethod: UInt8, Sendable {
     case get, head, post, put, patch, delete, options, trace, connect, other
 
-    /// The method token, as the app sees it in `REQUEST_METHOD`.
+    /// The method token, as the app sees it in `REQUEST_METHOD` (`.other`
+    /// has none: its token is the one the client sent, `HTTPRequest.methodText`).
     public var name: String {
         switch self {
         case .get: "GET"
@@ -15,7 +16,7 @@ public enum HTTPMethod: UInt8, Sendable {
         case .options: "OPTIONS"
         case .trace: "TRACE"
         case .connect: "CONNECT"
-        case .other: "GET"
+        case .other: "-"
         }
     }
 

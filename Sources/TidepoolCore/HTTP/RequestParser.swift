@@ -133,8 +133,6 @@ public struct RequestParser: Sendable {
         self.limits = limits
     }
 
-    /// Between requests: no byte of the next one seen yet.
-    public var isIdle: Bool { state == .head && headStartedAt == nil }
     /// Reading a body (its head was handed over).
     public var isInBody: Bool {
         switch state {

@@ -51,14 +51,13 @@ public enum ResponseHeadWriter {
     /// A chunk's size line (`hex\r\n`); its data and `\r\n` follow.
     public static func chunkHeader(size: Int, into out: inout [UInt8]) {
         precondition(size > 0)
-        var digits: [UInt8] = []
-        var n = size
-        while n > 0 {
-            let d = UInt8(n & 0xf)
-            digits.append(d < 10 ? 0x30 + d : 0x61 + d - 10)
-            n >>= 4
+        // Hex digits from the highest nonzero nibble down, straight into `out`.
+        var shift = (Int.bitWidth - size.leadingZeroBitCount - 1) / 4 * 4
+        while shift >= 0 {
+            let d = UInt8((size >> shift) & 0xf)
+            out.append(d < 10 ? 0x30 + d : 0x61 + d - 10)
+            shift -= 4
         }
-        out.append(contentsOf: digits.reversed())
         out.append(contentsOf: crlf)
     }
 
