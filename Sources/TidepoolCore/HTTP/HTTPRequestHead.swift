@@ -100,7 +100,7 @@ public struct HTTPRequestHead: Sendable {
 
         var fields: [Field] = []
         fields.reserveCapacity(16)  // one allocation for a usual head
-        var framingHeaders: [(name: [UInt8], value: [UInt8])] = []
+        var framingHeaders: [(RequestFraming.FramingHeader, UnsafeRawBufferPointer)] = []
         var close = false, keepAliveToken = false, expectsContinue = false, otherExpectation = false
         while true {
             guard let line = nextLine() else { return .failure(.malformed(reason: "head without its blank line")) }
@@ -136,8 +136,10 @@ public struct HTTPRequestHead: Sendable {
                 } else {
                     otherExpectation = true
                 }
-            case 14 where ASCIICase.equals(nameBytes, "content-length"), 17 where ASCIICase.equals(nameBytes, "transfer-encoding"):
-                framingHeaders.append((Array(bytes[name]), Array(bytes[value])))
+            case 14 where ASCIICase.equals(nameBytes, "content-length"):
+                framingHeaders.append((.contentLength, UnsafeRawBufferPointer(rebasing: bytes[value])))
+            case 17 where ASCIICase.equals(nameBytes, "transfer-encoding"):
+                framingHeaders.append((.transferEncoding, UnsafeRawBufferPointer(rebasing: bytes[value])))
             default:
                 break
             }

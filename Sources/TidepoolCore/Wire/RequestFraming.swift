@@ -20,31 +20,37 @@ public enum RequestFraming {
         case malformed(reason: String)
     }
 
+    /// Which framing header a value came from (the parser matched the name).
+    public enum FramingHeader: Sendable {
+        case contentLength
+        case transferEncoding
+    }
+
     /// The framing rules above (one Content-Length of plain digits, or one
-    /// `Transfer-Encoding: chunked`, never both). Headers other than these two
-    /// are ignored.
-    public static func bodyFraming(headers: [(name: [UInt8], value: [UInt8])]) -> BodyFraming {
+    /// `Transfer-Encoding: chunked`, never both), over the values of those two
+    /// headers as the parser found them (already without surrounding whitespace).
+    public static func bodyFraming(headers: [(FramingHeader, UnsafeRawBufferPointer)]) -> BodyFraming {
         var length: Int64?
         var contentLengths = 0
         var transferEncodings = 0
-        for (name, value) in headers {
-            if equalsIgnoringCase(name, contentLength) {
+        for (header, value) in headers {
+            switch header {
+            case .contentLength:
                 contentLengths += 1
-                let trimmed = trim(value)
-                if trimmed.isEmpty || !trimmed.allSatisfy({ (0x30...0x39).contains($0) }) {
+                if value.isEmpty || !value.allSatisfy({ (0x30...0x39).contains($0) }) {
                     return .malformed(reason: "Content-Length is not a number")
                 }
                 var n: Int64 = 0
-                for digit in trimmed {
+                for digit in value {
                     let (times, o1) = n.multipliedReportingOverflow(by: 10)
                     let (plus, o2) = times.addingReportingOverflow(Int64(digit - 0x30))
                     if o1 || o2 { return .malformed(reason: "Content-Length is out of range") }
                     n = plus
                 }
                 length = n
-            } else if equalsIgnoringCase(name, transferEncoding) {
+            case .transferEncoding:
                 transferEncodings += 1
-                if !equalsIgnoringCase(trim(value), chunked) {
+                if !ASCIICase.equals(value, "chunked") {
                     return .malformed(reason: "unsupported Transfer-Encoding")
                 }
             }
@@ -57,16 +63,6 @@ public enum RequestFraming {
         if transferEncodings > 0 { return .chunked }
         if let length { return .length(length) }
         return .none
-    }
-
-    static let contentLength = Array("content-length".utf8)
-    static let transferEncoding = Array("transfer-encoding".utf8)
-    static let chunked = Array("chunked".utf8)
-
-    /// ASCII case-insensitive equality with an already lowercase `lower`.
-    static func equalsIgnoringCase(_ bytes: some Collection<UInt8>, _ lower: [UInt8]) -> Bool {
-        guard bytes.count == lower.count else { return false }
-        return zip(bytes, lower).allSatisfy { ((0x41...0x5a).contains($0) ? $0 | 0x20 : $0) == $1 }
     }
 
     /// RFC 9110 token characters.
