@@ -12,14 +12,4 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <event2/util.h>
-
-/// The first header of an evkeyvalq (TAILQ_FIRST is a macro), or NULL.
-static inline struct evkeyval *tp_evkeyvalq_first(const struct evkeyvalq *headers) {
-    return headers->tqh_first;
-}
-
-/// The header after `header` (TAILQ_NEXT is a macro), or NULL.
-static inline struct evkeyval *tp_evkeyval_next(const struct evkeyval *header) {
-    return header->next.tqe_next;
-}
 #endif

@@ -6,10 +6,7 @@ import TidepoolCore
 extension HostRuntime {
     /// Answers `request` with `code` (its one terminal call: do not touch it afterwards).
     func sendError(_ request: HTTPRequest, _ code: ErrorCode) {
-        if request.isClientGone {  // nothing will be written: no completion
-            repliesWriting -= 1
-            traceEnded(request, status: Int(code.status), error: code)
-        }
+        if request.isClientGone { replyEnded(request, status: Int(code.status), error: code) }  // nothing will be written
         request.errorCode = code
         request.addHeader(ErrorCode.headerName, code.rawValue)
         request.addHeader("Content-Type", "text/plain; charset=utf-8")
@@ -25,10 +22,7 @@ extension HostRuntime {
     /// A status without one of our codes (501 for a method the front does
     /// not serve, 417 for an unknown expectation), with its phrase as the body.
     func sendPlain(_ request: HTTPRequest, status: Int) {
-        if request.isClientGone {
-            repliesWriting -= 1
-            traceEnded(request, status: status)
-        }
+        if request.isClientGone { replyEnded(request, status: status) }
         request.addHeader("Content-Type", "text/plain; charset=utf-8")
         request.addHeader("Cache-Control", "no-store")
         let body = evbuffer_new()

@@ -23,8 +23,7 @@ extension HostRuntime {
             clientTimeoutSeconds: configuration.clientTimeoutSeconds, logger: logger
         ) { [unowned self] request in handle(request, onAdmin: onAdmin) }
         server.onComplete = { [unowned self] request in
-            repliesWriting -= 1
-            traceCompleted(request)
+            replyEnded(request, status: request.status, error: request.errorCode)
         }
         server.onClientGone = { [unowned self] request in clientGone(request) }
         return server

@@ -98,6 +98,6 @@ final class PendingRequest {
 
     /// Whether the response may carry a body (not for HEAD, 1xx, 204, 304).
     func responseHasBody(status: UInt16) -> Bool {
-        method != .head && status != 204 && status != 304 && !(100..<200).contains(status)
+        HTTPRequest.mayHaveBody(method: method, status: Int(status))
     }
 }

@@ -176,7 +176,6 @@ extension HostRuntime {
         }
     }
 
-    private static let rootTarget = Array("/".utf8)
     private static let droppedRequestHeaderBytes = droppedRequestHeaders.map { Array($0.utf8) }
     private static let droppedRequestHeaderPrefixBytes = droppedRequestHeaderPrefixes.map { Array($0.utf8) }
 

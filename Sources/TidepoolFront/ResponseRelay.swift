@@ -116,10 +116,7 @@ extension HostRuntime {
         // With a body, the front writes the true Content-Length; without one (HEAD), the app's stays.
         _ = applyHeaders(head, to: request, keepContentLength: !hasBody)
         markClosingIfDraining(request)
-        if request.isClientGone {  // nothing will be written: no completion
-            repliesWriting -= 1
-            traceEnded(request, status: 499)
-        }
+        if request.isClientGone { replyEnded(request, status: 499) }  // nothing will be written
         request.sendReply(status: Int(head.status), reason: head.reason, body: hasBody ? pending.body : nil)
     }
 
@@ -163,10 +160,7 @@ extension HostRuntime {
         }
         pending.request = nil
         pending.replied = true
-        if request.isClientGone {
-            repliesWriting -= 1
-            traceEnded(request, status: 499)
-        }
+        if request.isClientGone { replyEnded(request, status: 499) }
         request.endReply()
     }
 
@@ -178,8 +172,7 @@ extension HostRuntime {
         guard let request = pending.request else { return }
         pending.request = nil
         pending.replied = true
-        repliesWriting -= 1  // ends without completing
-        traceEnded(request, status: status)
+        replyEnded(request, status: status)  // without completing
         request.abort()
     }
 
@@ -189,8 +182,7 @@ extension HostRuntime {
         pending.request = nil
         pending.replied = true
         evbuffer_drain(pending.body, evbuffer_get_length(pending.body))
-        repliesWriting -= 1  // ends without completing
-        traceEnded(request, status: 499)
+        replyEnded(request, status: 499)  // without completing
         if let id = pending.instance { instances[id]?.channel.send(.cancel(id: pending.id)) }
     }
 
@@ -211,10 +203,7 @@ extension HostRuntime {
             if pending.phase != .queued { clientLeft(pending) }
             return
         }
-        if request.replyState == .finished {
-            repliesWriting -= 1
-            traceEnded(request, status: request.status, error: request.errorCode)
-        }
+        if request.replyState == .finished { replyEnded(request, status: request.status, error: request.errorCode) }
     }
 
     /// Copies the app's headers onto the reply, minus hop-by-hop ones (and

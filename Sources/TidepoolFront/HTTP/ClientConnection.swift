@@ -45,7 +45,6 @@ final class ClientConnection {
     private var current: HTTPRequest?
     /// The current request was handed to the server: no parsing until its reply is written.
     private var handedOver = false
-    private var readPaused = false
     private var lingering = false
     private var processing = false
     private(set) var closed = false
@@ -175,7 +174,6 @@ final class ClientConnection {
         // Pipelined bytes piling up while it is served: stop reading for now.
         if handedOver, !closed, end - start > Self.pauseAbove, let readEvent {
             event_del(readEvent)
-            readPaused = true
         }
     }
 
@@ -213,12 +211,8 @@ final class ClientConnection {
         if chunked { writeBytes(ResponseHeadWriter.crlf) }
     }
 
-    /// The reply of `request` is all in the output: write it, then finish.
-    func replyEnded(_ request: HTTPRequest) {
-        flush()
-    }
-
     /// Writes what the socket takes now; the rest waits for the write event.
+    /// Called when a reply is all in the output; `drained` then finishes it.
     func flush() {
         guard !closed else { return }
         if let writeEvent, event_pending(writeEvent, Int16(EV_WRITE), nil) != 0 { return }  // waiting for room
@@ -274,7 +268,6 @@ final class ClientConnection {
             if request.rejection != nil { linger() } else { close(reset: false) }
             return
         }
-        readPaused = false
         armIdleTimeout()  // also resumes reading when it was paused
         if start < end { process() }
     }

@@ -149,7 +149,7 @@ final class HTTPRequest {
         if let body {
             if replyHasBody { connection.writeBody(body) } else { evbuffer_drain(body, evbuffer_get_length(body)) }
         }
-        connection.replyEnded(self)
+        connection.flush()  // the whole reply is in the output
     }
 
     /// Starts a streamed reply: chunked on HTTP/1.1 without a declared length;
@@ -182,7 +182,7 @@ final class HTTPRequest {
         replyState = .finished
         guard let connection else { return }
         if chunked { connection.writeBytes(ResponseHeadWriter.lastChunk) }
-        connection.replyEnded(self)
+        connection.flush()  // the whole reply is in the output
     }
 
     /// Ends the connection with a reset: a cut-short body never passes for a whole one.

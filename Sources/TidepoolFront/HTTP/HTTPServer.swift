@@ -35,8 +35,6 @@ final class HTTPServer {
     /// Reused for each response head (ClientConnection.writeHead).
     var scratch: [UInt8] = []
 
-    var openConnections: Int { connections.count }
-
     init(
         base: OpaquePointer, limits: RequestParser.Limits, allowedMethods: Set<HTTPMethod>, maxConnections: Int?,
         clientTimeoutSeconds: Double, logger: Logger, handler: @escaping (HTTPRequest) -> Void

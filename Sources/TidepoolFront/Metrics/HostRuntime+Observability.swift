@@ -34,9 +34,12 @@ extension HostRuntime {
         trace.cold = observed.warmInstances.insert(instance).inserted
     }
 
-    /// The reply was fully written (its status and error code are final).
-    func traceCompleted(_ request: HTTPRequest) {
-        traceEnded(request, status: request.status, error: request.errorCode)
+    /// A request's reply ended: written (its status and error code final), or
+    /// never to be (the client left: 499; cut by us: 0). It no longer holds
+    /// up a graceful stop (`repliesWriting`), and it is counted and logged.
+    func replyEnded(_ request: HTTPRequest, status: Int, error: ErrorCode? = nil) {
+        repliesWriting -= 1
+        traceEnded(request, status: status, error: error)
     }
 
     /// The request ends without a completed reply (`status` 0: connection reset;
