@@ -111,24 +111,36 @@ final class HTTPRequest {
 
     func addHeader(_ name: [UInt8], _ value: [UInt8]) {
         guard ResponseHeadWriter.isSafe(name), ResponseHeadWriter.isSafe(value), !name.isEmpty else { return }
+        note(name, value)
+        outputHeaders.append((name, value))
+    }
+
+    /// Removes every output header named `name` (ASCII case-insensitive), and
+    /// what it said about the reply's framing (the flags are read from the rest).
+    func removeHeaders(named name: [UInt8]) {
+        let before = outputHeaders.count
+        name.withUnsafeBytes { wanted in
+            outputHeaders.removeAll { header in
+                header.name.count == wanted.count && header.name.withUnsafeBytes { have in
+                    zip(have, wanted).allSatisfy { ASCIICase.lower($0) == ASCIICase.lower($1) }
+                }
+            }
+        }
+        guard outputHeaders.count != before else { return }
+        outputHasContentLength = false
+        outputHasDate = false
+        outputAsksClose = false
+        for (name, value) in outputHeaders { note(name, value) }
+    }
+
+    /// Sets the flags an output header implies (Content-Length, Date, `Connection: close`).
+    private func note(_ name: [UInt8], _ value: [UInt8]) {
         name.withUnsafeBytes { n in
             if ASCIICase.equals(n, "content-length") { outputHasContentLength = true }
             if ASCIICase.equals(n, "date") { outputHasDate = true }
             if ASCIICase.equals(n, "connection") {
                 value.withUnsafeBytes { v in
                     HTTPRequestHead.forEachToken(v) { if ASCIICase.equals($0, "close") { outputAsksClose = true } }
-                }
-            }
-        }
-        outputHeaders.append((name, value))
-    }
-
-    /// Removes every output header named `name` (ASCII case-insensitive).
-    func removeHeaders(named name: [UInt8]) {
-        name.withUnsafeBytes { wanted in
-            outputHeaders.removeAll { header in
-                header.name.count == wanted.count && header.name.withUnsafeBytes { have in
-                    zip(have, wanted).allSatisfy { ASCIICase.lower($0) == ASCIICase.lower($1) }
                 }
             }
         }

@@ -1,0 +1,37 @@
+import Testing
+import TidepoolCore
+@testable import TidepoolFront
+
+/// The reply's framing flags follow the output headers, also when one is
+/// removed (a vercel.json header the app's own same-named header replaces).
+struct HTTPRequestOutputTests {
+    private func request() throws -> HTTPRequest {
+        let bytes = Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        let head = try bytes.withUnsafeBytes { raw in
+            try HTTPRequestHead.parse(raw, maxTargetBytes: 1024, maxBodyBytes: 0).get()
+        }
+        return HTTPRequest(headBytes: bytes, head: head, connection: nil)
+    }
+
+    @Test func removingConnectionCloseKeepsTheConnection() throws {
+        let request = try request()
+        #expect(request.keepsConnection)
+        request.addHeader("Connection", "close")
+        #expect(!request.keepsConnection)
+        request.removeHeaders(named: Array("connection".utf8))
+        #expect(request.keepsConnection)
+        #expect(!request.hasOutputHeaders)
+    }
+
+    @Test func removingOneHeaderKeepsWhatTheOthersSay() throws {
+        let request = try request()
+        request.addHeader("Content-Length", "5")
+        request.addHeader("Date", "Wed, 25 Nov 2026 21:00:00 GMT")
+        request.addHeader("Connection", "close")
+        request.removeHeaders(named: Array("CONNECTION".utf8))
+        #expect(request.keepsConnection)
+        #expect(request.outputHasContentLength && request.outputHasDate)
+        request.removeHeaders(named: Array("content-length".utf8))
+        #expect(!request.outputHasContentLength && request.outputHasDate)
+    }
+}
