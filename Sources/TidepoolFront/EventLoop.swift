@@ -11,6 +11,7 @@ final class EventLoop {
     private var signalEvents: [ClosureEvent] = []
     private var timerObjects: [ObjectIdentifier: Timer] = [:]
     private var iterationEnds: [IterationEnd] = []
+    private var coalescedTimers: [CoalescedTimer] = []
     private var readWatches: [ClosureEvent] = []
 
     init() throws(HostError) {
@@ -34,6 +35,7 @@ final class EventLoop {
         for timer in timerObjects.values { timer.release() }
         for signal in signalEvents { if let event = signal.event { event_free(event) } }
         for hook in iterationEnds { if let event = hook.event { event_free(event) } }
+        for timer in coalescedTimers { if let event = timer.event { event_free(event) } }
         for watch in readWatches { if let event = watch.event { event_free(event) } }
         event_base_free(base)
     }
@@ -82,6 +84,16 @@ final class EventLoop {
         hook.event = event_new(base, -1, 0, iterationEndCallback, Unmanaged.passUnretained(hook).toOpaque())
         iterationEnds.append(hook)
         return hook
+    }
+
+    /// A callback that runs `seconds` after the first `schedule()` since it
+    /// last ran: any number of calls meanwhile coalesce into that one run.
+    /// Lives as long as the loop.
+    func coalesced(after seconds: Double, _ body: @escaping () -> Void) -> CoalescedTimer {
+        let timer = CoalescedTimer(seconds: seconds, body: body)
+        timer.event = event_new(base, -1, 0, coalescedTimerCallback, Unmanaged.passUnretained(timer).toOpaque())
+        coalescedTimers.append(timer)
+        return timer
     }
 
     /// Frees a hook from `iterationEnd` (its callback never runs again).
@@ -164,6 +176,33 @@ final class IterationEnd {
         scheduled = true
         event_active(event, 0, 0)
     }
+}
+
+/// See `EventLoop.coalesced(after:_:)`.
+final class CoalescedTimer {
+    fileprivate var event: OpaquePointer?
+    fileprivate var scheduled = false
+    private let delay: timeval
+    fileprivate let body: () -> Void
+
+    fileprivate init(seconds: Double, body: @escaping () -> Void) {
+        self.delay = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
+        self.body = body
+    }
+
+    func schedule() {
+        guard !scheduled, let event else { return }
+        scheduled = true
+        var delay = delay
+        event_add(event, &delay)
+    }
+}
+
+private func coalescedTimerCallback(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    let timer = Unmanaged<CoalescedTimer>.fromOpaque(context).takeUnretainedValue()
+    timer.scheduled = false
+    timer.body()
 }
 
 private func iterationEndCallback(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {

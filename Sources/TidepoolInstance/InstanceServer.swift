@@ -141,15 +141,13 @@ final class InstanceServer: @unchecked Sendable {
             // (Read before `take`, which records it as the request's start for the watch.)
             let cpuStart = lastEndCPU != 0 ? lastEndCPU : Clock.threadCPU()
             guard let request = queue.take(fresh: fresh, parker: parker, cpu: cpuStart) else {
-                if reader.tryReadAvailable() { continue }
+                if queue.handlerShouldTryRead, reader.tryReadAvailable() { continue }
                 switch queue.endTurn(parker: parker) {
                 case .retry: continue
                 case .park: return true
                 case .lead:
                     let thread = PyEval_SaveThread()
-                    repeat {
-                        if reader.waitReadable(timeoutMillis: -1) { reader.readAvailable(wake: false) }
-                    } while !queue.hasWaiting
+                    repeat { reader.readBlocking() } while !queue.hasWaiting
                     queue.leaderStartsTurn(parker)
                     PyEval_RestoreThread(thread)
                     // (Not fresh: the requests it read wait for it, not for

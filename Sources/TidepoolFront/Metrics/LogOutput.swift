@@ -5,11 +5,11 @@ import Synchronization
 ///
 /// The access log writes one line per request; a `write(2)` each cost the
 /// host a syscall per request. Lines are appended here instead and written
-/// together: at the end of the loop iteration that produced them (the host
-/// schedules `flush` then), when 64 KiB are waiting, before any other log
-/// line (the CLI's handlers call `flush` first, so lines keep their order),
-/// when the host stops, and at `exit`. Only a crash (a trap or a fatal
-/// signal) can lose lines: those of the iteration it interrupted.
+/// together: 20 ms after the first of them (the host schedules `flush`
+/// then: `HostRuntime.logFlushSeconds`), when 64 KiB are waiting, before any
+/// other log line (the CLI's handlers call `flush` first, so lines keep their
+/// order), when the host stops, and at `exit`. Only a crash (a trap or a
+/// fatal signal) can lose lines: those of its last 20 ms.
 public enum LogOutput {
     /// Bytes not yet written. Appended on the loop thread; flushed from any
     /// thread that logs (a redeploy's preparation runs on its own thread).
