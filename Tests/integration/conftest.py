@@ -129,6 +129,17 @@ class Tidepool:
             self._stderr.flush()
         return self.stderr_path.read_text(errors="replace")
 
+    def access_records(self, count: int, timeout: float = 5) -> list:
+        """The JSON access log's records (--log-format json) once at least
+        `count` are written: the host writes access lines together, 20 ms
+        after the first of them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            records = [json.loads(line) for line in self.stderr().splitlines() if '"tidepool.access"' in line]
+            if len(records) >= count or time.monotonic() > deadline:
+                return records
+            time.sleep(0.02)
+
     def output_tail(self, limit: int = 6000) -> str:
         text = self.stderr()
         out = self.stdout_path.read_text(errors="replace")

@@ -93,7 +93,7 @@ def test_front_guard_rejections_are_counted_and_logged(tidepool):
         scrape(server.base_url)[1]), 5, "the 414 in the metrics")
     assert total(samples, "tidepool_requests_total", status_class="4xx", error="URL_TOO_LONG") == 1
     assert total(samples, "tidepool_request_queue_wait_seconds_count") == 0  # never dispatched
-    access = [json.loads(line) for line in server.stderr().splitlines() if '"tidepool.access"' in line]
+    access = server.access_records(1)
     assert [(r["status"], r["error"], r["start"]) for r in access] == [(414, "URL_TOO_LONG", "none")]
     assert len(access[0]["path"]) <= 513
 

@@ -216,7 +216,7 @@ def test_queued_request_whose_client_left_leaves_the_queue(tidepool, tmp_path, l
             pass
         gone.close()
     # Logged and counted as the client leaving (499), not as a 502 from the app.
-    access = [json.loads(line) for line in server.stderr().splitlines() if '"tidepool.access"' in line]
+    access = server.access_records(3)
     assert sorted((r["path"], r["status"], r.get("error", "none")) for r in access) == [
         ("/api/hello", 200, "none"), ("/api/hello", 499, "none"), ("/api/sleep", 200, "none")], access
 
