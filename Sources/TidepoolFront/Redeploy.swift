@@ -56,6 +56,7 @@ extension HostRuntime {
         }
         // The current version keeps serving while the project is prepared.
         redeploy.preparing = true
+        redeploy.preparationStopped = false
         preparation.start(reloading.prepare)
     }
 
@@ -69,7 +70,11 @@ extension HostRuntime {
         case .success(let next):
             (newApp, newRouter) = next
         case .failure(let error):
-            logger.error("redeploy failed, the current version keeps serving: \(error)")
+            if redeploy.preparationStopped {
+                logger.info("redeploy cancelled: the host is stopping")
+            } else {
+                logger.error("redeploy failed, the current version keeps serving: \(error)")
+            }
             return finishRedeploy()
         }
         guard phase == .serving else { return finishRedeploy() }  // stopping meanwhile
@@ -128,6 +133,16 @@ extension HostRuntime {
     func abandonRedeploy() {
         redeploy.template?.control.close()
         redeploy.template = nil
+        stopPreparation()
+    }
+
+    /// The host is stopping: a preparation still running (an install or a
+    /// build, for minutes perhaps) is stopped rather than waited for.
+    func stopPreparation() {
+        guard redeploy.preparing, !redeploy.preparationStopped else { return }
+        redeploy.preparationStopped = true
+        let stopped = ProcessRunner.terminateRunning()
+        if stopped > 0 { logger.info("stopping the redeploy's preparation (\(stopped) child process\(stopped == 1 ? "" : "es"): SIGTERM)") }
     }
 
     private func switchGeneration() {

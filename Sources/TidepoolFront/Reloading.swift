@@ -26,6 +26,8 @@ struct RedeployProgress {
     var running = false
     /// The project is being prepared on the preparation thread.
     var preparing = false
+    /// The host is stopping and sent the preparation's children SIGTERM (`stopPreparation`).
+    var preparationStopped = false
     /// The new version's template (fork mode), until it answers ready or fails.
     var template: TemplateRecord?
     var pendingApp: AppTarget?

@@ -43,6 +43,7 @@ extension HostRuntime {
     private func beginDrain() {
         phase = .draining
         disableFront()
+        stopPreparation()
         let deadline = loop.after(configuration.maxDurationSeconds) { [unowned self] in
             guard phase == .draining else { return }
             logger.warning("requests still running after maxDuration (\(Int(configuration.maxDurationSeconds)) s); stopping anyway")

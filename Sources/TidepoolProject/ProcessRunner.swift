@@ -1,10 +1,12 @@
 import Foundation
+import Synchronization
 
 /// Runs a child process (python -m venv, pip, the build command) with its
 /// stdout and stderr merged, optionally echoing them live to our stderr, and
 /// keeps the output so a failure can quote it. Blocking by design: this runs
-/// in the host before it forks anything, where Foundation's `Process` is fine.
-enum ProcessRunner {
+/// before the host forks anything, or on a redeploy's preparation thread
+/// (`PreparationThread`), where Foundation's `Process` is fine.
+public enum ProcessRunner {
     struct Outcome: Sendable {
         var status: Int32
         /// The whole merged output (bounded: the first bytes are dropped past 1 MB).
@@ -29,6 +31,9 @@ enum ProcessRunner {
         process.standardError = pipe
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        // Foundation starts the child as the leader of a process group of its own.
+        let pid = process.processIdentifier
+        running.withLock { _ = $0.insert(pid) }
         let reader = pipe.fileHandleForReading
         var collected = Data()
         let limit = 1 << 20
@@ -40,8 +45,25 @@ enum ProcessRunner {
             if collected.count > limit { collected.removeFirst(collected.count - limit) }
         }
         process.waitUntilExit()
+        running.withLock { _ = $0.remove(pid) }
         let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
         return Outcome(status: status, output: String(decoding: collected, as: UTF8.self))
+    }
+
+    /// The children `run` is waiting for now (their pids, which are also their process groups).
+    private static let running = Mutex<Set<Int32>>([])
+
+    /// Sends SIGTERM to the process group of every child `run` is waiting
+    /// for (pip, the build command, and what they started): a host stopping
+    /// while a redeploy prepares the project must not wait out an install or
+    /// a build. Each `run` then returns its child's status (143). Returns how
+    /// many children were signalled.
+    @discardableResult
+    public static func terminateRunning() -> Int {
+        running.withLock { pids in
+            for pid in pids where kill(-pid, SIGTERM) != 0 { kill(pid, SIGTERM) }
+            return pids.count
+        }
     }
 
     /// Our environment without variables that would point a child Python at

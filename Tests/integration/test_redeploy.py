@@ -213,3 +213,24 @@ def test_the_current_version_serves_while_a_redeploy_builds(tidepool, build_fail
     else:
         wait_until(lambda: server.get("/").text.startswith("v2-two "), 30, "v2 to serve")
         wait_until(lambda: "redeploy (SIGHUP) complete" in server.stderr(), 10, "the redeploy to complete")
+
+
+def test_stopping_while_a_redeploy_builds_stops_the_build(tidepool):
+    """SIGTERM while a redeploy's build command runs: the host stops the
+    build (its whole process group, the command's own children included)
+    and exits at once, rather than waiting for the build to end."""
+    server = tidepool("versioned", instances=1, start="fork")
+    started = server.project / "build.pid"
+    (server.project / "vercel.json").write_text(json.dumps({"buildCommand": f"echo $$ > {started}.tmp && mv {started}.tmp {started} && sleep 300"}))
+    set_version(server, "v2-two")
+    server.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: started.exists(), 30, "the build command to start")
+    build_pid = int(started.read_text())
+    assert _alive(build_pid)
+    began = time.monotonic()
+    server.stop()  # exit 0 within 10 s, and nothing it started left running
+    assert time.monotonic() - began < 5
+    assert not _alive(build_pid)
+    log = server.stderr()
+    assert "stopping the redeploy's preparation (1 child process: SIGTERM)" in log, log[-2000:]
+    assert "redeploy cancelled: the host is stopping" in log and "redeploy failed" not in log, log[-2000:]
