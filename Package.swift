@@ -57,7 +57,7 @@ let package = Package(
         .target(
             name: "TidepoolProject",
             dependencies: [
-                "TidepoolCore",
+                "TidepoolCore", "CTidepoolLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]

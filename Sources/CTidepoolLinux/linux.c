@@ -217,3 +217,56 @@ int tp_set_limit(int resource, uint64_t value) {
     limit.rlim_cur = (rlim_t)value < current.rlim_max ? (rlim_t)value : current.rlim_max;
     return setrlimit(resource, &limit);
 }
+
+/* The helper groups. Written from normal context, read from the signal
+   handler: each slot is one sig_atomic_t store, 0 when free. */
+#define TP_HELPER_GROUPS 32
+static volatile sig_atomic_t helper_groups[TP_HELPER_GROUPS];
+
+int tp_helper_group_add(pid_t group) {
+    for (int i = 0; i < TP_HELPER_GROUPS; i++) {
+        if (helper_groups[i] == 0) {
+            helper_groups[i] = group;
+            return 0;
+        }
+    }
+    errno = ENOSPC;
+    return -1;
+}
+
+void tp_helper_group_remove(pid_t group) {
+    for (int i = 0; i < TP_HELPER_GROUPS; i++) {
+        if (helper_groups[i] == group) helper_groups[i] = 0;
+    }
+}
+
+int tp_helper_groups_signal(int sig) {
+    int count = 0;
+    for (int i = 0; i < TP_HELPER_GROUPS; i++) {
+        pid_t group = helper_groups[i];
+        if (group > 0 && (kill(-group, sig) == 0 || kill(group, sig) == 0)) count++;
+    }
+    return count;
+}
+
+static void forward_stop_signal(int sig) {
+    int saved = errno;
+    tp_helper_groups_signal(SIGTERM);
+    signal(sig, SIG_DFL);
+    raise(sig);
+    errno = saved;
+}
+
+void tp_forward_stop_signals_to_helpers(void) {
+    int signals[] = { SIGINT, SIGTERM, SIGHUP };
+    for (int i = 0; i < 3; i++) {
+        struct sigaction current;
+        /* One the parent set to ignore (nohup, a background job) stays ignored. */
+        if (sigaction(signals[i], NULL, &current) == 0 && current.sa_handler == SIG_IGN) continue;
+        struct sigaction action;
+        memset(&action, 0, sizeof action);
+        action.sa_handler = forward_stop_signal;
+        sigemptyset(&action.sa_mask);
+        sigaction(signals[i], &action, NULL);
+    }
+}

@@ -1,5 +1,5 @@
+import CTidepoolLinux
 import Foundation
-import Synchronization
 
 /// Runs a child process (python -m venv, pip, the build command) with its
 /// stdout and stderr merged, optionally echoing them live to our stderr, and
@@ -31,9 +31,10 @@ public enum ProcessRunner {
         process.standardError = pipe
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        // Foundation starts the child as the leader of a process group of its own.
+        // Foundation starts the child as the leader of a process group of its
+        // own: a terminal's Ctrl-C reaches only us, and we pass it on.
         let pid = process.processIdentifier
-        running.withLock { _ = $0.insert(pid) }
+        _ = tp_helper_group_add(pid)
         let reader = pipe.fileHandleForReading
         var collected = Data()
         let limit = 1 << 20
@@ -45,13 +46,10 @@ public enum ProcessRunner {
             if collected.count > limit { collected.removeFirst(collected.count - limit) }
         }
         process.waitUntilExit()
-        running.withLock { _ = $0.remove(pid) }
+        tp_helper_group_remove(pid)
         let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
         return Outcome(status: status, output: String(decoding: collected, as: UTF8.self))
     }
-
-    /// The children `run` is waiting for now (their pids, which are also their process groups).
-    private static let running = Mutex<Set<Int32>>([])
 
     /// Sends SIGTERM to the process group of every child `run` is waiting
     /// for (pip, the build command, and what they started): a host stopping
@@ -60,10 +58,16 @@ public enum ProcessRunner {
     /// many children were signalled.
     @discardableResult
     public static func terminateRunning() -> Int {
-        running.withLock { pids in
-            for pid in pids where kill(-pid, SIGTERM) != 0 { kill(pid, SIGTERM) }
-            return pids.count
-        }
+        Int(tp_helper_groups_signal(SIGTERM))
+    }
+
+    /// Call once at start-up, before the first `run`: Ctrl-C (SIGINT),
+    /// SIGTERM or SIGHUP then stops the running children too, instead of
+    /// leaving an install or a build running on its own after we die. The
+    /// host's event loop later takes these signals over (and calls
+    /// `terminateRunning` itself when it stops).
+    public static func stopChildrenWithUs() {
+        tp_forward_stop_signals_to_helpers()
     }
 
     /// Our environment without variables that would point a child Python at

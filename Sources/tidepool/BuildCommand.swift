@@ -19,6 +19,7 @@ struct BuildCommand: ParsableCommand {
     var maxBundleSize: String?
 
     func run() throws {
+        ProcessRunner.stopChildrenWithUs()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = ProcessInfo.processInfo.environment["TIDEPOOL_LOG_LEVEL"]

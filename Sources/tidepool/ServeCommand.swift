@@ -48,6 +48,7 @@ struct ServeCommand: ParsableCommand {
     /// new template and instances, old ones drained); `dev` also watches its
     /// files and redeploys on change.
     func serve(dev: Bool) throws {
+        ProcessRunner.stopChildrenWithUs()
         var configuration = Configuration()
         var explicit: Set<String> = []
         if let config {

@@ -1,12 +1,16 @@
 """What the client sees when the app fails, and what `tidepool serve` does
 with a project that cannot be served."""
 
+import json
+import os
+import signal
 import subprocess
 import time
 
 import pytest
 
-from conftest import BINARY, Tidepool, prepare_project
+from conftest import BINARY, Tidepool, _alive, free_port, prepare_project
+from waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -97,3 +101,30 @@ def test_project_without_entrypoint(tmp_path):
                             text=True, timeout=20)
     assert result.returncode != 0
     assert "main.py" in result.stderr and "app.py" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "build"])
+def test_ctrl_c_during_the_build_command_stops_it(tmp_path, command):
+    """Ctrl-C while `tidepool serve` or `tidepool build` runs the project's
+    build command: the build, in a process group of its own (which a
+    terminal's Ctrl-C does not reach), stops with tidepool instead of
+    running on after it."""
+    project = prepare_project("example", tmp_path)
+    started = project / "build.pid"
+    (project / "vercel.json").write_text(json.dumps(
+        {"buildCommand": f"echo $$ > {started}.tmp && mv {started}.tmp {started} && sleep 300"}))
+    args = [str(BINARY), command, str(project)] + (["--port", str(free_port())] if command == "serve" else [])
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    build = None
+    try:
+        wait_until(started.exists, 40, "the build command to start")
+        build = int(started.read_text())
+        proc.send_signal(signal.SIGINT)  # to tidepool alone, as a terminal's Ctrl-C reaches it
+        assert proc.wait(10) == -signal.SIGINT
+        assert wait_until(lambda: not _alive(build), 5, "the build command to stop")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        if build is not None and _alive(build):
+            os.killpg(build, signal.SIGKILL)

@@ -54,6 +54,18 @@ int tp_peer_closed(int fd);
 /// Returns the child's pid, or -1 with errno set.
 pid_t tp_spawn_with_channel(const char *path, char *const argv[], int channel_fd);
 
+/// The process groups of the project's helper children (pip, the build
+/// command: each leads a group of its own, so a terminal's Ctrl-C does not
+/// reach it). Up to 32 at once; returns 0, or -1 when the table is full.
+int tp_helper_group_add(pid_t group);
+void tp_helper_group_remove(pid_t group);
+/// Sends `sig` to every tracked helper group; returns how many there were.
+int tp_helper_groups_signal(int sig);
+/// Until the host's event loop takes over these signals: SIGINT, SIGTERM or
+/// SIGHUP first goes to every tracked helper group, then ends this process as
+/// it would have without the handler (default action, re-raised).
+void tp_forward_stop_signals_to_helpers(void);
+
 /// Drops every supplementary group, then sets the group and user ids
 /// (setgroups([]), setgid, setuid, in that order: after setuid the others are
 /// no longer allowed). Returns 0, or -1 with errno set.
