@@ -14,6 +14,7 @@
 #include <grp.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <sys/timerfd.h>
 
 extern char **environ;
 
@@ -269,4 +270,14 @@ void tp_forward_stop_signals_to_helpers(void) {
         sigemptyset(&action.sa_mask);
         sigaction(signals[i], &action, NULL);
     }
+}
+
+int tp_timer_create(void) {
+    return timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+}
+
+int tp_timer_arm(int fd, uint64_t nanos) {
+    struct itimerspec spec = { .it_interval = { 0, 0 },
+                               .it_value = { (time_t)(nanos / 1000000000u), (long)(nanos % 1000000000u) } };
+    return timerfd_settime(fd, 0, &spec, NULL);
 }

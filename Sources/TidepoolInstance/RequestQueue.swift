@@ -48,14 +48,15 @@ final class RequestQueue: @unchecked Sendable {
     var lastProgress: UInt64 = 0
     /// The main thread waits here (monotonic clock) while handlers read.
     let mainCondition: UnsafeMutablePointer<pthread_cond_t>
-    /// The main thread sleeps until the next stats and must be signalled
-    /// when a leader starts a turn (see `mainMustRead`'s `.leader` case).
+    /// The main thread sleeps on `watchTimer` until the next stats: a leader
+    /// starting a turn arms the timer (see `mainMustRead`'s `.leader` case).
     var mainWaitsForLeader = false
-    /// Leader turns started so far, and the count the main thread's watch
-    /// last saw: while they differ the handlers are busy, and the watch
-    /// looks again every `watchNanos` instead of being signalled per turn.
-    var leaderTurns: UInt64 = 0
-    var leaderTurnsSeen: UInt64 = 0
+    /// A timerfd the main thread polls while it waits for a leader: armed
+    /// `watchNanos` ahead, it wakes the watch only if a turn may have
+    /// stalled by then, never on the request's way in. (Created after the
+    /// fork: each instance has its own.) -1 if none could be made: leaders
+    /// then signal `mainCondition` at once.
+    let watchTimer = tp_timer_create()
 
     init() {
         mainCondition = .allocate(capacity: 1)
@@ -161,11 +162,12 @@ final class RequestQueue: @unchecked Sendable {
         lock.withLock {
             enterTurn(parker)
             lastProgress = Clock.now()
-            leaderTurns &+= 1
             if duty == .leader { duty = .handlers }
             if mainWaitsForLeader {
                 mainWaitsForLeader = false
-                pthread_cond_signal(mainCondition)
+                if watchTimer < 0 || tp_timer_arm(watchTimer, RequestQueue.watchNanos) != 0 {
+                    pthread_cond_signal(mainCondition)
+                }
             }
         }
     }

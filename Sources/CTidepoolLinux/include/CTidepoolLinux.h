@@ -54,6 +54,12 @@ int tp_peer_closed(int fd);
 /// Returns the child's pid, or -1 with errno set.
 pid_t tp_spawn_with_channel(const char *path, char *const argv[], int channel_fd);
 
+/// timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK): a timer another
+/// thread can arm without waking the one that polls it.
+int tp_timer_create(void);
+/// Arms timer `fd` (from tp_timer_create) to fire once, `nanos` from now.
+int tp_timer_arm(int fd, uint64_t nanos);
+
 /// The process groups of the project's helper children (pip, the build
 /// command: each leads a group of its own, so a terminal's Ctrl-C does not
 /// reach it). Up to 32 at once; returns 0, or -1 when the table is full.
