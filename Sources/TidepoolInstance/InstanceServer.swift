@@ -147,7 +147,9 @@ final class InstanceServer: @unchecked Sendable {
                 case .park: return true
                 case .lead:
                     let thread = PyEval_SaveThread()
-                    repeat { reader.readBlocking() } while !queue.hasWaiting
+                    repeat {
+                        if reader.waitReadable(timeoutMillis: -1) { reader.readAvailable(wake: false) }
+                    } while !queue.hasWaiting
                     queue.leaderStartsTurn(parker)
                     PyEval_RestoreThread(thread)
                     // (Not fresh: the requests it read wait for it, not for

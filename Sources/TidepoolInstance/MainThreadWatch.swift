@@ -7,7 +7,7 @@ extension RequestQueue {
     /// Who reads the channel. The main thread only polls it when no handler
     /// will: a handler finishing a request reads what arrived meanwhile
     /// itself, and when it finds nothing it becomes the leader and blocks in
-    /// `recv` (one at a time), then runs the request it decoded without
+    /// `poll` (one at a time), then runs the request it decoded without
     /// waking anyone. The main thread watches: if no active handler has
     /// started a request for `watchNanos` (long or I/O-bound requests), it
     /// takes the duty back and wakes a standby for waiting requests.
@@ -35,7 +35,7 @@ extension RequestQueue {
         case .main:
             return true
         case .leader:
-            // A handler leads (blocked in `recv`) and none runs a request:
+            // A handler leads (blocked in `poll`) and none runs a request:
             // nothing can stall. Sleep until the stats. The next leader turn
             // arms `watchTimer` to wake this thread `watchNanos` after it
             // starts, in case it lasts; a signal at the turn's start instead

@@ -8,7 +8,7 @@ import TidepoolCore
 /// Any thread may read (leader/follower, see `RequestQueue`'s read duty): the
 /// main thread when no handler is active, a handler between requests (a
 /// non-blocking read that spares the main thread a wake-up per request), or
-/// the leader handler blocked in `recv`. `readMutex` makes each read and
+/// the leader handler blocked in `poll`. `readMutex` makes each read and
 /// decode exclusive; a thread holding the GIL only ever try-locks it, so
 /// nobody holding it waits for the GIL.
 ///
@@ -34,7 +34,11 @@ final class Reader: @unchecked Sendable {
     }
 
     /// Blocks until the channel is readable or `timeoutMillis` passes
-    /// (-1: no limit). Call without the GIL.
+    /// (-1: no limit). Call without the GIL. (`poll`, not a blocking `recv`:
+    /// a thread asleep in `recv` is also woken each time the host reads this
+    /// instance's last response, when the socket's send space frees up, and
+    /// sleeps again: one more context switch per request. `poll` waits for
+    /// POLLIN alone.)
     func waitReadable(timeoutMillis: Int32) -> Bool {
         var poller = pollfd(fd: server.channel.fd, events: Int16(POLLIN), revents: 0)
         let ready = poll(&poller, 1, timeoutMillis)
@@ -53,18 +57,6 @@ final class Reader: @unchecked Sendable {
         readLocked(wake: wake, holdingGIL: false)
     }
 
-    /// The leader's wait: blocks in `recv` until the channel holds bytes, then
-    /// handles them as `readAvailable` does. Call without the GIL. One
-    /// syscall per request at low load, where `poll` then `recv` took two.
-    /// It holds `readMutex` while blocked, which stalls nobody: handlers only
-    /// try-lock it, and the main thread reads only while no handler leads
-    /// (`ReadDuty`: `.leader` never turns into `.main`).
-    func readBlocking() {
-        readMutex.lock()
-        defer { readMutex.unlock() }
-        readLocked(wake: false, holdingGIL: false, blocking: true)
-    }
-
     /// `readAvailable` for a handler holding the GIL: does nothing if another
     /// thread is reading. Returns true if it read anything.
     func tryReadAvailable() -> Bool {
@@ -73,22 +65,16 @@ final class Reader: @unchecked Sendable {
         return readLocked(wake: false, holdingGIL: true)
     }
 
-    /// `blocking`: the first `recv` waits for bytes; the rest never wait.
     @discardableResult
-    private func readLocked(wake: Bool, holdingGIL: Bool, blocking: Bool = false) -> Bool {
+    private func readLocked(wake: Bool, holdingGIL: Bool) -> Bool {
         let fd = server.channel.fd
         var got = false
         while true {
-            let flags = blocking && !got ? 0 : Int32(MSG_DONTWAIT)
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, flags) }
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
             if n == 0 { _exit(0) }  // the host closed the channel
             if n < 0 {
                 if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK {
-                    // (The instance's end is a blocking socket; were it not, wait here.)
-                    if blocking && !got { _ = waitReadable(timeoutMillis: -1); continue }
-                    break
-                }
+                if errno == EAGAIN || errno == EWOULDBLOCK { break }
                 Diagnostics.exit(0, "channel read failed (errno \(errno)); exiting")
             }
             got = true

@@ -146,8 +146,8 @@ final class RequestQueue: @unchecked Sendable {
     /// Whether a handler out of requests should read the channel itself
     /// (holding the GIL) before `endTurn`. Not when it is the only handler in
     /// a turn and the handlers have the read duty: it then leads, and its
-    /// blocking read finds the same bytes, so the try would only add a failed
-    /// `recv` per request at low load. With other handlers in a turn it
+    /// `poll` and read find the same bytes, so the try would only add a
+    /// failed `recv` per request at low load. With other handlers in a turn it
     /// does: they want the GIL, and a read made holding it keeps this turn
     /// going without a hand-off.
     var handlerShouldTryRead: Bool { lock.withLock { !(duty == .handlers && active == 1) } }
