@@ -8,9 +8,11 @@ import shlex
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -218,6 +220,45 @@ def c1_p50_rounds(urls, out, rounds, duration):
         for name, url in urls.items():
             r = wrk(url, out / f"latency-{name}-{round_}.wrk", threads=1, connections=1, duration=duration, warmup=None)
             p50s[name].append(r["p50"] * 1e3)
+    return p50s
+
+
+def paced_p50(url, count, gap):
+    """One keep-alive connection sending a GET every `gap` seconds (after the
+    previous answer): the median time to the whole answer, in us. Low load
+    as a user's app mostly sees it: the machine idles between requests, so
+    every hop between processes is a wake-up, with caches gone cold."""
+    parsed = urllib.parse.urlsplit(url)
+    request = f"GET {parsed.path} HTTP/1.1\r\nHost: {parsed.netloc}\r\n\r\n".encode()
+    times = []
+    with socket.create_connection((parsed.hostname, parsed.port)) as conn:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(count):
+            start = time.perf_counter_ns()
+            conn.sendall(request)
+            data = b""
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    raise RuntimeError(f"{url}: the server closed the connection")
+                data += chunk
+                end = data.find(b"\r\n\r\n")
+                if end >= 0:
+                    head = data[:end].lower()
+                    length = int(head.split(b"content-length:")[1].split(b"\r\n")[0])
+                    if len(data) >= end + 4 + length:
+                        break
+            times.append((time.perf_counter_ns() - start) / 1e3)
+            time.sleep(gap)
+    return statistics.median(times[count // 10:])  # the first tenth warms up
+
+
+def paced_p50_rounds(urls, rounds, count, gap):
+    """`paced_p50` on each of `urls` in turn, `rounds` times: {name: [p50 in us]}."""
+    p50s = {name: [] for name in urls}
+    for _ in range(rounds):
+        for name, url in urls.items():
+            p50s[name].append(paced_p50(url, count, gap))
     return p50s
 
 

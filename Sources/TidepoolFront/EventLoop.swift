@@ -10,8 +10,7 @@ final class EventLoop {
     /// Signal events and live timers, kept alive (and their closures) until freed.
     private var signalEvents: [ClosureEvent] = []
     private var timerObjects: [ObjectIdentifier: Timer] = [:]
-    private var iterationEnds: [IterationEnd] = []
-    private var coalescedTimers: [CoalescedTimer] = []
+    private var deferredCalls: [DeferredCall] = []
     private var readWatches: [ClosureEvent] = []
 
     init() throws(HostError) {
@@ -34,8 +33,7 @@ final class EventLoop {
     deinit {
         for timer in timerObjects.values { timer.release() }
         for signal in signalEvents { if let event = signal.event { event_free(event) } }
-        for hook in iterationEnds { if let event = hook.event { event_free(event) } }
-        for timer in coalescedTimers { if let event = timer.event { event_free(event) } }
+        for call in deferredCalls { if let event = call.event { event_free(event) } }
         for watch in readWatches { if let event = watch.event { event_free(event) } }
         event_base_free(base)
     }
@@ -79,29 +77,30 @@ final class EventLoop {
     /// of times while callbacks run, and it runs once, after the callbacks
     /// already active in this iteration (libevent appends an activated event
     /// to the active queue it is processing). Lives as long as the loop.
-    func iterationEnd(_ body: @escaping () -> Void) -> IterationEnd {
-        let hook = IterationEnd(body: body)
-        hook.event = event_new(base, -1, 0, iterationEndCallback, Unmanaged.passUnretained(hook).toOpaque())
-        iterationEnds.append(hook)
-        return hook
+    func iterationEnd(_ body: @escaping () -> Void) -> DeferredCall {
+        deferredCall(delaySeconds: nil, body)
     }
 
     /// A callback that runs `seconds` after the first `schedule()` since it
     /// last ran: any number of calls meanwhile coalesce into that one run.
     /// Lives as long as the loop.
-    func coalesced(after seconds: Double, _ body: @escaping () -> Void) -> CoalescedTimer {
-        let timer = CoalescedTimer(seconds: seconds, body: body)
-        timer.event = event_new(base, -1, 0, coalescedTimerCallback, Unmanaged.passUnretained(timer).toOpaque())
-        coalescedTimers.append(timer)
-        return timer
+    func coalesced(after seconds: Double, _ body: @escaping () -> Void) -> DeferredCall {
+        deferredCall(delaySeconds: seconds, body)
     }
 
-    /// Frees a hook from `iterationEnd` (its callback never runs again).
-    func release(_ hook: IterationEnd) {
-        guard let index = iterationEnds.firstIndex(where: { $0 === hook }) else { return }
-        iterationEnds.remove(at: index)
-        if let event = hook.event { event_free(event) }
-        hook.event = nil
+    private func deferredCall(delaySeconds: Double?, _ body: @escaping () -> Void) -> DeferredCall {
+        let call = DeferredCall(delaySeconds: delaySeconds, body: body)
+        call.event = event_new(base, -1, 0, deferredCallCallback, Unmanaged.passUnretained(call).toOpaque())
+        deferredCalls.append(call)
+        return call
+    }
+
+    /// Frees a call from `iterationEnd` or `coalesced` (its callback never runs again).
+    func release(_ call: DeferredCall) {
+        guard let index = deferredCalls.firstIndex(where: { $0 === call }) else { return }
+        deferredCalls.remove(at: index)
+        if let event = call.event { event_free(event) }
+        call.event = nil
     }
 
     /// Runs `body` each time `fd` is readable, for as long as the loop lives.
@@ -164,52 +163,33 @@ final class Timer {
     }
 }
 
-/// See `EventLoop.iterationEnd`.
-final class IterationEnd {
+/// A callback run later on the loop, however many times it was scheduled
+/// meanwhile: at the end of the loop iteration (`EventLoop.iterationEnd`) or
+/// a delay after the first `schedule()` (`EventLoop.coalesced(after:_:)`).
+final class DeferredCall {
     fileprivate var event: OpaquePointer?
     fileprivate var scheduled = false
-    fileprivate let body: () -> Void
-    fileprivate init(body: @escaping () -> Void) { self.body = body }
-
-    func schedule() {
-        guard !scheduled, let event else { return }
-        scheduled = true
-        event_active(event, 0, 0)
-    }
-}
-
-/// See `EventLoop.coalesced(after:_:)`.
-final class CoalescedTimer {
-    fileprivate var event: OpaquePointer?
-    fileprivate var scheduled = false
-    private let delay: timeval
+    /// nil: at the end of the current iteration.
+    private let delay: timeval?
     fileprivate let body: () -> Void
 
-    fileprivate init(seconds: Double, body: @escaping () -> Void) {
-        self.delay = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
+    fileprivate init(delaySeconds seconds: Double?, body: @escaping () -> Void) {
+        self.delay = seconds.map { timeval(tv_sec: Int($0), tv_usec: Int(($0 - Double(Int($0))) * 1_000_000)) }
         self.body = body
     }
 
     func schedule() {
         guard !scheduled, let event else { return }
         scheduled = true
-        var delay = delay
-        event_add(event, &delay)
+        if var delay { event_add(event, &delay) } else { event_active(event, 0, 0) }
     }
 }
 
-private func coalescedTimerCallback(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
+private func deferredCallCallback(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
     guard let context else { return }
-    let timer = Unmanaged<CoalescedTimer>.fromOpaque(context).takeUnretainedValue()
-    timer.scheduled = false
-    timer.body()
-}
-
-private func iterationEndCallback(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableRawPointer?) {
-    guard let context else { return }
-    let hook = Unmanaged<IterationEnd>.fromOpaque(context).takeUnretainedValue()
-    hook.scheduled = false
-    hook.body()
+    let call = Unmanaged<DeferredCall>.fromOpaque(context).takeUnretainedValue()
+    call.scheduled = false
+    call.body()
 }
 
 /// A persistent event (a descriptor's reads, or a signal) and the closure it

@@ -54,7 +54,7 @@ final class FrameChannel {
     var isOpen: Bool { bufferEvent != nil }
     private unowned let loop: EventLoop
     /// Writes the output at the end of the iteration that added to it.
-    private var flushHook: IterationEnd?
+    private var flushHook: DeferredCall?
 
     /// Wraps `fd` (owned from now on: closed with the channel).
     init(loop: EventLoop, fd: Int32) {

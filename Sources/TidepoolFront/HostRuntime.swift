@@ -76,7 +76,7 @@ final class HostRuntime {
     /// The access log's formatter; nil when the log level hides it (above `info`).
     var accessLog: AccessLog?
     /// Writes the waiting log lines together (LogOutput), `logFlushSeconds` after the first.
-    var logFlush: CoalescedTimer
+    var logFlush: DeferredCall
     /// How long an access log line may wait for others to share its write:
     /// at low load a write per loop pass was one syscall per request (4 µs
     /// of the host's ~90 µs of CPU at one connection); 20 ms is not a delay
