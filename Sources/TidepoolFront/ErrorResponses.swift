@@ -6,30 +6,28 @@ import TidepoolCore
 extension HostRuntime {
     /// Answers `request` with `code` (its one terminal call: do not touch it afterwards).
     func sendError(_ request: HTTPRequest, _ code: ErrorCode) {
-        if request.isClientGone { replyEnded(request, status: Int(code.status), error: code) }  // nothing will be written
         request.errorCode = code
         request.addHeader(ErrorCode.headerName, code.rawValue)
-        request.addHeader("Content-Type", "text/plain; charset=utf-8")
-        request.addHeader("Cache-Control", "no-store")
-        markClosingIfDraining(request)
-        let body = evbuffer_new()
-        defer { evbuffer_free(body) }
-        let text = Array(code.body.utf8)
-        evbuffer_add(body, text, text.count)
-        request.sendReply(status: code.status, reason: code.reason, body: body)
+        sendText(request, status: code.status, reason: code.reason, error: code, code.body)
     }
 
     /// A status without one of our codes (501 for a method the front does
     /// not serve, 417 for an unknown expectation), with its phrase as the body.
     func sendPlain(_ request: HTTPRequest, status: Int) {
-        if request.isClientGone { replyEnded(request, status: status) }
+        sendText(request, status: status, reason: nil, error: nil, "\(status) \(ResponseHeadWriter.reasonPhrase(status))\n")
+    }
+
+    /// A short plain-text reply the front makes itself, never cached.
+    private func sendText(_ request: HTTPRequest, status: Int, reason: String?, error: ErrorCode?, _ text: String) {
+        if request.isClientGone { replyEnded(request, status: status, error: error) }  // nothing will be written
         request.addHeader("Content-Type", "text/plain; charset=utf-8")
         request.addHeader("Cache-Control", "no-store")
+        markClosingIfDraining(request)
         let body = evbuffer_new()
         defer { evbuffer_free(body) }
-        let text = Array("\(status) \(ResponseHeadWriter.reasonPhrase(status))\n".utf8)
-        evbuffer_add(body, text, text.count)
-        request.sendReply(status: status, body: body)
+        let bytes = Array(text.utf8)
+        evbuffer_add(body, bytes, bytes.count)
+        request.sendReply(status: status, reason: reason, body: body)
     }
 
     /// Answers a pending request with `code` if it has not been answered yet.
