@@ -272,6 +272,10 @@ void tp_forward_stop_signals_to_helpers(void) {
     }
 }
 
+int tp_pipe_cloexec_nonblock(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC | O_NONBLOCK);
+}
+
 int tp_timer_create(void) {
     return timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 }

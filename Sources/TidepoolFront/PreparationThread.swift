@@ -1,3 +1,4 @@
+import CTidepoolLinux
 import Foundation
 import Glibc
 import Synchronization
@@ -17,14 +18,11 @@ final class PreparationThread: Sendable {
     /// The pipe's write end: a byte says "done" (the read end is the loop's).
     private let doneFD: Int32
 
-    /// `done` runs on the loop with each preparation's result. Nil if no pipe could be made.
+    /// `done` runs on the loop with each preparation's result. Nil if no pipe
+    /// could be made (errno says why).
     init?(loop: EventLoop, done: @escaping (Prepared) -> Void) {
         var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { return nil }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        }
+        guard tp_pipe_cloexec_nonblock(&fds) == 0 else { return nil }
         doneFD = fds[1]
         let readFD = fds[0]
         // Both live as long as the host (the loop keeps this watch to its end).

@@ -20,8 +20,13 @@ extension HostRuntime {
     static let redeployTimeoutSeconds = 180.0
 
     func installRedeployTriggers() {
-        guard reloading != nil else { return }
-        preparation = PreparationThread(loop: loop) { [unowned self] prepared in preparationDone(prepared) }
+        if reloading != nil {
+            preparation = PreparationThread(loop: loop) { [unowned self] prepared in preparationDone(prepared) }
+            if preparation == nil {
+                logger.error("no pipe for a redeploy's preparation thread (\(String(cString: strerror(errno)))): redeploys will fail; raise the open-file limit (ulimit -n)")
+            }
+        }
+        // Always: without `reloading` a SIGHUP is logged and ignored, not fatal.
         loop.onSignal(SIGHUP) { [unowned self] in requestRedeploy(reason: "SIGHUP") }
         if let directory = reloading?.watchDirectory { startWatching(directory) }
     }
@@ -51,7 +56,7 @@ extension HostRuntime {
         redeploy.startedAt = tp_monotonic_nanos()
         logger.info("\(reason): redeploying (preparing the project)")
         guard let preparation else {
-            logger.error("redeploy failed, the current version keeps serving: no pipe for the preparation thread (errno \(errno))")
+            logger.error("redeploy failed, the current version keeps serving: no pipe for the preparation thread (logged at start-up)")
             return finishRedeploy()
         }
         // The current version keeps serving while the project is prepared.
@@ -133,7 +138,6 @@ extension HostRuntime {
     func abandonRedeploy() {
         redeploy.template?.control.close()
         redeploy.template = nil
-        stopPreparation()
     }
 
     /// The host is stopping: a preparation still running (an install or a

@@ -54,6 +54,9 @@ int tp_peer_closed(int fd);
 /// Returns the child's pid, or -1 with errno set.
 pid_t tp_spawn_with_channel(const char *path, char *const argv[], int channel_fd);
 
+/// pipe2(fds, O_CLOEXEC | O_NONBLOCK): a pipe no child inherits, for the event loop.
+int tp_pipe_cloexec_nonblock(int fds[2]);
+
 /// timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK): a timer another
 /// thread can arm without waking the one that polls it.
 int tp_timer_create(void);
