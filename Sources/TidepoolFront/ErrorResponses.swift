@@ -8,18 +8,19 @@ extension HostRuntime {
     func sendError(_ request: HTTPRequest, _ code: ErrorCode) {
         request.errorCode = code
         request.addHeader(ErrorCode.headerName, code.rawValue)
-        sendText(request, status: code.status, reason: code.reason, error: code, code.body)
+        sendText(request, status: code.status, reason: code.reason, code.body)
     }
 
     /// A status without one of our codes (501 for a method the front does
     /// not serve, 417 for an unknown expectation), with its phrase as the body.
     func sendPlain(_ request: HTTPRequest, status: Int) {
-        sendText(request, status: status, reason: nil, error: nil, "\(status) \(ResponseHeadWriter.reasonPhrase(status))\n")
+        sendText(request, status: status, reason: nil, "\(status) \(ResponseHeadWriter.reasonPhrase(status))\n")
     }
 
     /// A short plain-text reply the front makes itself, never cached.
-    private func sendText(_ request: HTTPRequest, status: Int, reason: String?, error: ErrorCode?, _ text: String) {
-        if request.isClientGone { replyEnded(request, status: status, error: error) }  // nothing will be written
+    private func sendText(_ request: HTTPRequest, status: Int, reason: String?, _ text: String) {
+        // Nothing will be written: logged as the client leaving, as the relay does.
+        if request.isClientGone { replyEnded(request, status: 499) }
         request.addHeader("Content-Type", "text/plain; charset=utf-8")
         request.addHeader("Cache-Control", "no-store")
         markClosingIfDraining(request)

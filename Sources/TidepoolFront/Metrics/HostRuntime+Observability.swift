@@ -39,19 +39,13 @@ extension HostRuntime {
     /// up a graceful stop (`repliesWriting`), and it is counted and logged.
     func replyEnded(_ request: HTTPRequest, status: Int, error: ErrorCode? = nil) {
         repliesWriting -= 1
-        traceEnded(request, status: status, error: error)
-    }
-
-    /// The request ends without a completed reply (`status` 0: connection reset;
-    /// 499: the client left), or with `error` answered to a client already gone.
-    func traceEnded(_ request: HTTPRequest, status: Int, error: ErrorCode? = nil) {
         guard let trace = request.trace else { return }
         request.trace = nil
         traceEnded(trace, status: status, error: error)
     }
 
-    /// `traceEnded(_:status:error:)` once its trace is found: the metrics and
-    /// the access log line. One clock read serves both.
+    /// A request's end, counted in the metrics and written as its access log
+    /// line. One clock read serves both.
     func traceEnded(_ trace: RequestTrace, status: Int, error: ErrorCode?) {
         let now = tp_monotonic_nanos()
         let durationNanos = now &- trace.arrivedAt
