@@ -52,10 +52,11 @@ final class RequestQueue: @unchecked Sendable {
     /// starting a turn arms the timer (see `mainMustRead`'s `.leader` case).
     var mainWaitsForLeader = false
     /// A timerfd the main thread polls while it waits for a leader: armed
-    /// `watchNanos` ahead, it wakes the watch only if a turn may have
-    /// stalled by then, never on the request's way in. (Created after the
-    /// fork: each instance has its own.) -1 if none could be made: leaders
-    /// then signal `mainCondition` at once.
+    /// `watchNanos` ahead by a turn that starts meanwhile, it wakes the
+    /// watch once that long after (off the request's path; the watch then
+    /// finds a stall, or nothing to do), never on the request's way in.
+    /// (Created after the fork: each instance has its own.) -1 if none could
+    /// be made: leaders then signal `mainCondition` at once.
     let watchTimer = tp_timer_create()
 
     init() {
@@ -149,7 +150,9 @@ final class RequestQueue: @unchecked Sendable {
     /// `poll` and read find the same bytes, so the try would only add a
     /// failed `recv` per request at low load. With other handlers in a turn it
     /// does: they want the GIL, and a read made holding it keeps this turn
-    /// going without a hand-off.
+    /// going without a hand-off. (A lone handler whose next request is
+    /// already waiting in the socket pays a `poll` and a GIL release for it
+    /// instead; `bench-goals --only cpu,throughput` did not move.)
     var handlerShouldTryRead: Bool { lock.withLock { !(duty == .handlers && active == 1) } }
 
     /// True if a request waits (the leader stops reading).
@@ -159,16 +162,21 @@ final class RequestQueue: @unchecked Sendable {
     /// it: the handlers read again, and the main thread (waiting for the
     /// next stats) starts watching this turn.
     func leaderStartsTurn(_ parker: Parker) {
-        lock.withLock {
+        let wakeWatch = lock.withLock {
             enterTurn(parker)
             lastProgress = Clock.now()
             if duty == .leader { duty = .handlers }
-            if mainWaitsForLeader {
-                mainWaitsForLeader = false
-                if watchTimer < 0 || tp_timer_arm(watchTimer, RequestQueue.watchNanos) != 0 {
-                    pthread_cond_signal(mainCondition)
-                }
-            }
+            defer { mainWaitsForLeader = false }
+            return mainWaitsForLeader
+        }
+        guard wakeWatch else { return }
+        // Outside the lock: the timer keeps its expiry until the watch polls
+        // it, and a watch on the condition is already waiting (it set the
+        // flag and released the lock in one `wait`), so neither is lost.
+        if watchTimer >= 0 {
+            _ = tp_timer_arm(watchTimer, RequestQueue.watchNanos)
+        } else {
+            pthread_cond_signal(mainCondition)
         }
     }
 
