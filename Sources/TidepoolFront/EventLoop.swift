@@ -136,7 +136,7 @@ final class Timer {
     fileprivate func arm(_ seconds: Double) {
         let context = Unmanaged.passUnretained(self).toOpaque()
         event = event_new(loop.base, -1, 0, timerCallback, context)
-        var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
+        var tv = timeval(seconds: seconds)
         if let event { event_add(event, &tv) }
     }
 
@@ -174,7 +174,7 @@ final class DeferredCall {
     fileprivate let body: () -> Void
 
     fileprivate init(delaySeconds seconds: Double?, body: @escaping () -> Void) {
-        self.delay = seconds.map { timeval(tv_sec: Int($0), tv_usec: Int(($0 - Double(Int($0))) * 1_000_000)) }
+        self.delay = seconds.map(timeval.init(seconds:))
         self.body = body
     }
 
@@ -209,4 +209,11 @@ private func timerCallback(_ fd: Int32, _ what: Int16, _ context: UnsafeMutableR
     guard let context else { return }
     let timer = Unmanaged<Timer>.fromOpaque(context).takeUnretainedValue()
     timer.fire()
+}
+
+extension timeval {
+    /// A libevent timeout of `seconds` (whole microseconds).
+    init(seconds: Double) {
+        self.init(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
+    }
 }

@@ -43,9 +43,7 @@ final class HTTPServer {
         self.limits = limits
         self.allowedMethods = allowedMethods
         self.maxConnections = maxConnections
-        self.clientTimeout = timeval(
-            tv_sec: Int(clientTimeoutSeconds),
-            tv_usec: Int(clientTimeoutSeconds.truncatingRemainder(dividingBy: 1) * 1_000_000))
+        self.clientTimeout = timeval(seconds: clientTimeoutSeconds)
         self.logger = logger
         self.handler = handler
         scratch.reserveCapacity(1024)
