@@ -30,6 +30,7 @@ import requests
 
 # Re-exported: tests import the /proc helpers from here too.
 from processes import TOKEN_VARIABLE, _alive, _reap, _stat, descendants, processes_with_token  # noqa: F401
+from waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 # TIDEPOOL_BINARY overrides the binary under test (e.g. a build in another scratch path).
@@ -133,12 +134,10 @@ class Tidepool:
         """The JSON access log's records (--log-format json) once at least
         `count` are written: the host writes access lines together, 20 ms
         after the first of them."""
-        deadline = time.monotonic() + timeout
-        while True:
-            records = [json.loads(line) for line in self.stderr().splitlines() if '"tidepool.access"' in line]
-            if len(records) >= count or time.monotonic() > deadline:
-                return records
-            time.sleep(0.02)
+        def records():
+            return [json.loads(line) for line in self.stderr().splitlines() if '"tidepool.access"' in line]
+        wait_for(lambda: len(records()) >= count, timeout, interval=0.02)
+        return records()
 
     def output_tail(self, limit: int = 6000) -> str:
         text = self.stderr()

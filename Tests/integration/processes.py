@@ -48,6 +48,20 @@ def _alive(pid: int, starttime: int | None = None) -> bool:
     return starttime is None or st[2] == starttime
 
 
+def group_alive(pgid: int) -> bool:
+    """True while a live (not zombie) process is in process group `pgid`."""
+    for pid in _all_pids():
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                raw = f.read().decode("latin-1")
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        fields = raw[raw.rindex(")") + 2:].split()
+        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+            return True
+    return False
+
+
 def _reap(pid: int) -> None:
     try:
         os.waitpid(pid, os.WNOHANG)

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from conftest import BINARY, Tidepool, _alive, free_port, prepare_project
+from processes import group_alive
 from waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -119,12 +120,14 @@ def test_ctrl_c_during_the_build_command_stops_it(tmp_path, command):
     try:
         wait_until(started.exists, 40, "the build command to start")
         build = int(started.read_text())
+        assert _alive(build)
         proc.send_signal(signal.SIGINT)  # to tidepool alone, as a terminal's Ctrl-C reaches it
         assert proc.wait(10) == -signal.SIGINT
-        assert wait_until(lambda: not _alive(build), 5, "the build command to stop")
+        # The shell and its `sleep` both (zombies not counted: the orphans' reaper is init's business).
+        wait_until(lambda: not group_alive(build), 5, "every process of the build command to stop")
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
-        if build is not None and _alive(build):
+        if build is not None and group_alive(build):
             os.killpg(build, signal.SIGKILL)

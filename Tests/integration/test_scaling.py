@@ -7,7 +7,6 @@ phases in `server-timing`.
 Loads are short and bounded (a 2-core machine is shared); assertions are on
 behaviour with generous margins, never on speed."""
 
-import json
 import socket
 import threading
 import time

@@ -178,7 +178,7 @@ import Testing
         #expect(d.arrive(2...9).dispatched(to: 1) == Array(2...9))
         // The same share over enough busy time is saturation.
         d.wait(.milliseconds(200))
-        d.stats(1, cpuTotal: .milliseconds(240) * 8)
+        d.stats(1, cpuTotal: .milliseconds(240))  // 200 ms of CPU in the 200 ms since: share 1
         #expect(d.scheduler.instances[InstanceID(1)]!.isSaturated(at: d.now, threshold: 0.75))
     }
 
