@@ -1,7 +1,9 @@
 """Helpers of LoadTests/bench-goals: the result table, the parsers of wrk,
-server-timing and smaps_rollup output (checked by `bench-goals --self-test`),
-and the servers it starts (the same command lines as bench-peers)."""
+server-timing and smaps_rollup output and their check (`self_test`, run by
+`bench-goals --self-test`), the servers it starts (the same command lines as
+bench-peers) and the rounds in which they take turns."""
 
+import contextlib
 import json
 import os
 import shlex
@@ -33,10 +35,13 @@ def log(msg):
 ROWS = []  # (goal, figure, limit or peer, ratio, verdict)
 
 
-def goal_row(goal, value, base, unit, *, at_least, ref=None, fmt="{:.2f}", goal_ratio=1.0):
+def goal_row(goal, value, base, unit, *, at_least, ref=None, fmt="{:.2f}", goal_ratio=1.0, ratio=None):
     """A row judging value / base against goal_ratio (`at_least`: >= passes, else <=).
-    base is the limit itself (goal_ratio 1) or the peer or ideal the goal is a fraction of."""
-    ratio = value / base if base else float("nan")
+    base is the limit itself (goal_ratio 1) or the peer or ideal the goal is a fraction of.
+    `ratio`, when given, is judged instead of value / base: the median of the
+    ratios of rounds (`median_ratio`) when servers took turns."""
+    if ratio is None:
+        ratio = value / base if base else float("nan")
     ok = ratio >= goal_ratio if at_least else ratio <= goal_ratio
     op = ">=" if at_least else "<="
     ROWS.append((goal, f"{fmt.format(value)} {unit}", ref or f"{op} {fmt.format(base * goal_ratio)} {unit}",
@@ -210,17 +215,31 @@ def wrk(url, out_file, *, threads=2, connections=16, duration="8s", warmup="2s")
     return r
 
 
-def c1_p50_rounds(urls, out, rounds, duration):
-    """wrk -t1 -c1 on each of `urls` ({name: url}) in turn, `rounds` times
-    after a 1 s warm-up each: {name: [p50 in us, one per round]}."""
+def wrk_rounds(urls, out, tag, rounds, duration, *, warmup, threads=2, connections=16):
+    """wrk on each of `urls` ({name: url}, all servers up at once) in turn,
+    `rounds` times, after one warm-up each: {name: [wrk result, one per round]}.
+    On this shared machine the speed drifts by tens of percent within minutes
+    (host CPU per request went from 90 to 150 us between two runs an hour
+    apart), so servers measured one after the other, once each, compare
+    moments as much as servers: compare them round by round (`median_ratio`)."""
     for name, url in urls.items():
-        wrk(url, out / f"latency-{name}-warmup.wrk", threads=1, connections=1, duration="1s", warmup=None)
-    p50s = {name: [] for name in urls}
+        wrk(url, out / f"{tag}-{name}-warmup.wrk", threads=threads, connections=connections, duration=warmup, warmup=None)
+    runs = {name: [] for name in urls}
     for round_ in range(rounds):
         for name, url in urls.items():
-            r = wrk(url, out / f"latency-{name}-{round_}.wrk", threads=1, connections=1, duration=duration, warmup=None)
-            p50s[name].append(r["p50"] * 1e3)
-    return p50s
+            runs[name].append(wrk(url, out / f"{tag}-{name}-{round_}.wrk", threads=threads, connections=connections,
+                                  duration=duration, warmup=None))
+    return runs
+
+
+def median_of(runs, key):
+    """{name: the median of `key` over its rounds}."""
+    return {name: statistics.median(r[key] for r in results) for name, results in runs.items()}
+
+
+def median_ratio(runs, name, peer, key):
+    """The median over rounds of name's `key` divided by peer's in the same round."""
+    return statistics.median(a[key] / b[key] for a, b in zip(runs[name], runs[peer]))
 
 
 def paced_p50(url, count, gap):
@@ -274,3 +293,55 @@ def bench_peers(opts, out, *args):
         name, route, rps, p50, p99, errors = line.split("\t")
         rows[name] = {"route": route, "rps": float(rps), "p50": float(p50), "p99": float(p99), "errors": int(errors)}
     return rows
+
+
+def side_by_side(opts, out, tag, names, route):
+    """The servers `names` up together (tidepool with 2 instances), `wrk -t2
+    -c16` on `route` of each in turn, 3 rounds (1 with --quick): {name: [wrk
+    result per round]}. A ratio is the median of the rounds' ratios."""
+    rounds = 1 if opts.quick else 3
+    with contextlib.ExitStack() as stack:
+        urls = {name: stack.enter_context(Server(name, out, ("--instances", "2") if name == "tidepool" else ())).url(route)
+                for name in names}
+        runs = wrk_rounds(urls, out, tag, rounds, opts.duration, warmup=opts.warmup)
+    for name in names[1:]:
+        log(f"  tidepool / {name} req/s per round: " + " ".join(
+            f"{a['rps'] / b['rps']:.3f}" for a, b in zip(runs["tidepool"], runs[name])))
+    return runs
+
+
+def self_test():
+    """The parsers on canned input: cheap, no servers."""
+    wrk_out = """Running 2s test @ http://127.0.0.1:1/api/data
+  Latency Distribution
+     50%  812.00us
+     75%    1.10ms
+     90%    2.50ms
+     99%    1.01s
+  1000 requests in 2.00s, 100.00KB read
+  Socket errors: connect 0, read 2, write 0, timeout 3
+  Non-2xx or 3xx responses: 4
+Requests/sec:    500.25
+"""
+    r = parse_wrk(wrk_out)
+    assert r == {"rps": 500.25, "p50": 0.812, "p90": 2.5, "p99": 1010.0, "errors": 9}, r
+    t = parse_server_timing('cold-start;desc="fork";dur=4.7, fork;dur=2.8, '
+                            'template-import;desc="shared by forks";dur=249.5, first-call;dur=18.9')
+    assert t == {"cold-start": 4.7, "fork": 2.8, "template-import": 249.5, "first-call": 18.9}, t
+    m = parse_smaps_rollup("55d0-7ffd ---p 00000000 00:00 0 [rollup]\nRss: 30100 kB\nPss: 9954 kB\n"
+                           "Private_Clean: 10 kB\nPrivate_Dirty: 1868 kB\n")
+    assert m == {"Rss": 30100, "Pss": 9954, "Uss": 1878}, m
+    assert percentile([5, 1, 3, 2, 4], 0.9) == 5 and percentile([1, 2, 3], 0.5) == 2
+    goal_row("x", 2.0, 1.0, "ms", at_least=False)
+    goal_row("y", 1300, 1280, "req/s", at_least=True, fmt="{:.0f}", goal_ratio=0.95)
+    goal_row("z", 1200, 1280, "req/s", at_least=True, fmt="{:.0f}", goal_ratio=0.95)
+    # Rounds: ratios 1.0, 3.0, 0.5 (median 1.0), not the 2.0 of the medians.
+    runs = {"a": [{"rps": 10}, {"rps": 30}, {"rps": 20}], "b": [{"rps": 10}, {"rps": 10}, {"rps": 40}]}
+    assert median_of(runs, "rps") == {"a": 20, "b": 10} and median_ratio(runs, "a", "b", "rps") == 1.0
+    goal_row("r", 20, 10, "req/s", at_least=True, goal_ratio=1.5, ratio=median_ratio(runs, "a", "b", "rps"))
+    assert [row[4] for row in ROWS] == ["MISS", "PASS", "MISS", "MISS"], ROWS
+    assert ROWS[1][2:4] == (">= 1216 req/s", "1.016x (>= 0.95)"), ROWS[1]
+    assert ROWS[3][3] == "1.000x (>= 1.50)", ROWS[3]
+    assert table().count("\n") == 5
+    ROWS.clear()
+    print("self-test ok")
