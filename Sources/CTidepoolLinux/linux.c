@@ -107,15 +107,6 @@ int tp_socketpair_cloexec(int fds[2]) {
     return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
 }
 
-int tp_peer_closed(int fd) {
-    char byte;
-    ssize_t n;
-    do { n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT); } while (n < 0 && errno == EINTR);
-    if (n == 0) return 1;
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return 1;
-    return 0;
-}
-
 pid_t tp_spawn_with_channel(const char *path, char *const argv[], int channel_fd) {
     /* dup2(3, 3) would leave close-on-exec set: move the channel off fd 3 first. */
     int source = channel_fd;

@@ -195,12 +195,14 @@ extension HostRuntime {
     }
 
     /// A server reports the client of `request` gone before its reply was
-    /// written: a request with an instance is cancelled there at once (a
-    /// queued one leaves the queue at the executor's next sweep); a reply
-    /// already handed over is counted as ended.
+    /// written: a request with an instance is cancelled there, a queued one
+    /// leaves the queue (its place is free for the next request, instead of
+    /// holding it until a sweep), both at once; a reply already handed over
+    /// is counted as ended. The connection's read event stays armed while
+    /// its request is served, so a close or FIN is seen as it arrives.
     func clientGone(_ request: HTTPRequest) {
         if let id = request.pendingID, let pending = requests[id], pending.request === request {
-            if pending.phase != .queued { clientLeft(pending) }
+            if pending.phase == .queued { leaveQueue(pending) } else { clientLeft(pending) }
             return
         }
         if request.replyState == .finished { replyEnded(request, status: request.status, error: request.errorCode) }

@@ -48,7 +48,6 @@ extension HostRuntime {
     private func tick() {
         guard phase != .stopping else { return }
         expireStarts()
-        cancelAbandonedQueued()
         report(.tick(now: now))
         startServingIfReady()
         let interval = scheduler.config.suggestedTickInterval.components
@@ -154,20 +153,14 @@ extension HostRuntime {
         }
     }
 
-    /// Queued requests whose client closed the connection leave the queue.
-    private func cancelAbandonedQueued() {
-        for pending in requests.values.sorted(by: { $0.id < $1.id }) where pending.phase == .queued {
-            guard let request = pending.request else { continue }
-            var gone = true
-            if let connection = request.connection, !connection.closed {
-                gone = tp_peer_closed(connection.fd) != 0
-            }
-            guard gone else { continue }
-            logger.debug("request \(pending.id): the client left while it was queued")
-            requests[pending.id] = nil
-            clientLeftQueued(pending)
-            report(.requestCancelled(RequestID(UInt64(pending.id)), now: now))
-        }
+    /// A queued request whose client left: out of the queue (logged and
+    /// counted as 499). `report` may run inside another report's actions (a
+    /// reply's write finding the client gone): it takes its own action array.
+    func leaveQueue(_ pending: PendingRequest) {
+        logger.debug("request \(pending.id): the client left while it was queued")
+        requests[pending.id] = nil
+        clientLeftQueued(pending)
+        report(.requestCancelled(RequestID(UInt64(pending.id)), now: now))
     }
 
     // MARK: - Ids

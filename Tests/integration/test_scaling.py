@@ -220,6 +220,32 @@ def test_queued_request_whose_client_left_leaves_the_queue(tidepool, tmp_path, l
         ("/api/hello", 200, "none"), ("/api/hello", 499, "none"), ("/api/sleep", 200, "none")], access
 
 
+def test_a_queued_request_leaves_the_queue_as_its_client_leaves(tidepool, tmp_path):
+    """At once, not at the scheduler's next tick: with these windows a tick
+    is 1 s apart, so a queue swept on ticks keeps a departed client's place
+    for 0.5 s on average. Five departures in a row, each seen within 0.4 s."""
+    config = tmp_path / "slow-tick.toml"
+    config.write_text("panicWindow = 12\nsaturationWindow = 4\nqueueTimeout = 30\n")
+    server = tidepool("example", instances=None, extra_args=[
+        "--config", str(config), "--min-instances", "1", "--max-instances", "1", "--max-concurrency", "1",
+        "--queue-depth", "1", "--log-format", "json"])
+    waited = []
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(lambda: server.get("/api/sleep?ms=8000", timeout=30).status_code)
+        assert wait_for(lambda: server.status()["inFlight"] == 1, 5)
+        for _ in range(5):
+            gone = socket.create_connection(("127.0.0.1", server.port))
+            gone.sendall(b"GET /api/hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert wait_for(lambda: server.status()["queued"] == 1, 5)
+            gone.close()
+            left = time.monotonic()
+            assert wait_for(lambda: server.status()["queued"] == 0, 5, interval=0.01), server.status()
+            waited.append(round(time.monotonic() - left, 3))
+        assert max(waited) < 0.4, waited
+        assert running.result() == 200
+    assert [r["status"] for r in server.access_records(6)].count(499) == 5
+
+
 def test_classic_mode_uses_more_instances_than_fluid(tidepool, tmp_path):
     peaks = {}
     for mode in ["fluid", "classic"]:

@@ -41,11 +41,6 @@ int tp_set_child_subreaper(void);
 /// that no child inherits unless it is passed on explicitly.
 int tp_socketpair_cloexec(int fds[2]);
 
-/// 1 when the peer of stream socket `fd` has closed its end (a non-blocking
-/// MSG_PEEK reads EOF or a connection error), 0 while it is open (data pending
-/// or nothing to read yet).
-int tp_peer_closed(int fd);
-
 /// posix_spawn `path` with `argv` (NULL-terminated) and the current environment,
 /// with `channel_fd` as the child's fd 3 (close-on-exec cleared there, even when
 /// `channel_fd` already is 3), the host's handled and ignored signals back to their
