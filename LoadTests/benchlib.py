@@ -305,8 +305,8 @@ def side_by_side(opts, out, tag, names, route):
                 for name in names}
         runs = wrk_rounds(urls, out, tag, rounds, opts.duration, warmup=opts.warmup)
     for name in names[1:]:
-        log(f"  tidepool / {name} req/s per round: " + " ".join(
-            f"{a['rps'] / b['rps']:.3f}" for a, b in zip(runs["tidepool"], runs[name])))
+        log(f"  {names[0]} / {name} req/s per round: " + " ".join(
+            f"{a['rps'] / b['rps']:.3f}" for a, b in zip(runs[names[0]], runs[name])))
     return runs
 
 

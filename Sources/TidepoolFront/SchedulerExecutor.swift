@@ -153,9 +153,9 @@ extension HostRuntime {
         }
     }
 
-    /// A queued request whose client left: out of the queue (logged and
-    /// counted as 499). `report` may run inside another report's actions (a
-    /// reply's write finding the client gone): it takes its own action array.
+    /// A queued request whose client left (its connection read the end):
+    /// out of the queue at once, its place free for the next request, logged
+    /// and counted as 499.
     func leaveQueue(_ pending: PendingRequest) {
         logger.debug("request \(pending.id): the client left while it was queued")
         requests[pending.id] = nil

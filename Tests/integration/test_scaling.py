@@ -221,9 +221,9 @@ def test_queued_request_whose_client_left_leaves_the_queue(tidepool, tmp_path, l
 
 
 def test_a_queued_request_leaves_the_queue_as_its_client_leaves(tidepool, tmp_path):
-    """At once, not at the scheduler's next tick: with these windows a tick
-    is 1 s apart, so a queue swept on ticks keeps a departed client's place
-    for 0.5 s on average. Five departures in a row, each seen within 0.4 s."""
+    """At once, not at the scheduler's next tick: with these windows ticks
+    are 1 s apart, and a queue swept on ticks kept each departed client's
+    place for 0.78-1.0 s here. Five departures in a row, each seen within 0.4 s."""
     config = tmp_path / "slow-tick.toml"
     config.write_text("panicWindow = 12\nsaturationWindow = 4\nqueueTimeout = 30\n")
     server = tidepool("example", instances=None, extra_args=[
