@@ -224,12 +224,18 @@ def wrk_rounds(urls, out, tag, rounds, duration, *, warmup, threads=2, connectio
     moments as much as servers: compare them round by round (`median_ratio`)."""
     for name, url in urls.items():
         wrk(url, out / f"{tag}-{name}-warmup.wrk", threads=threads, connections=connections, duration=warmup, warmup=None)
-    runs = {name: [] for name in urls}
+    return take_turns(urls, rounds, lambda name, url, round_: wrk(
+        url, out / f"{tag}-{name}-{round_}.wrk", threads=threads, connections=connections, duration=duration, warmup=None))
+
+
+def take_turns(urls, rounds, measure):
+    """`measure(name, url, round)` on each of `urls` in turn, `rounds` times:
+    {name: [its result, one per round]}."""
+    results = {name: [] for name in urls}
     for round_ in range(rounds):
         for name, url in urls.items():
-            runs[name].append(wrk(url, out / f"{tag}-{name}-{round_}.wrk", threads=threads, connections=connections,
-                                  duration=duration, warmup=None))
-    return runs
+            results[name].append(measure(name, url, round_))
+    return results
 
 
 def median_of(runs, key):
@@ -274,11 +280,7 @@ def paced_p50(url, count, gap):
 
 def paced_p50_rounds(urls, rounds, count, gap):
     """`paced_p50` on each of `urls` in turn, `rounds` times: {name: [p50 in us]}."""
-    p50s = {name: [] for name in urls}
-    for _ in range(rounds):
-        for name, url in urls.items():
-            p50s[name].append(paced_p50(url, count, gap))
-    return p50s
+    return take_turns(urls, rounds, lambda name, url, round_: paced_p50(url, count, gap))
 
 
 def bench_peers(opts, out, *args):

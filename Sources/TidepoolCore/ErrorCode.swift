@@ -52,7 +52,4 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         }
         return "\(status): \(rawValue)\n\(meaning)\n"
     }
-
-    /// The standard reason phrase of `status`.
-    public var reason: String { ResponseHeadWriter.reasonPhrase(status) }
 }

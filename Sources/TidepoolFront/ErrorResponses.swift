@@ -8,17 +8,18 @@ extension HostRuntime {
     func sendError(_ request: HTTPRequest, _ code: ErrorCode) {
         request.errorCode = code
         request.addHeader(ErrorCode.headerName, code.rawValue)
-        sendText(request, status: code.status, reason: code.reason, code.body)
+        sendText(request, status: code.status, code.body)
     }
 
     /// A status without one of our codes (501 for a method the front does
     /// not serve, 417 for an unknown expectation), with its phrase as the body.
     func sendPlain(_ request: HTTPRequest, status: Int) {
-        sendText(request, status: status, reason: nil, "\(status) \(ResponseHeadWriter.reasonPhrase(status))\n")
+        sendText(request, status: status, "\(status) \(ResponseHeadWriter.reasonPhrase(status))\n")
     }
 
-    /// A short plain-text reply the front makes itself, never cached.
-    private func sendText(_ request: HTTPRequest, status: Int, reason: String?, _ text: String) {
+    /// A short plain-text reply the front makes itself, never cached (with
+    /// the status's standard phrase: `sendReply` writes it for a nil reason).
+    private func sendText(_ request: HTTPRequest, status: Int, _ text: String) {
         // Nothing will be written: logged as the client leaving, as the relay does.
         if request.isClientGone { replyEnded(request, status: 499) }
         request.addHeader("Content-Type", "text/plain; charset=utf-8")
@@ -28,7 +29,7 @@ extension HostRuntime {
         defer { evbuffer_free(body) }
         let bytes = Array(text.utf8)
         evbuffer_add(body, bytes, bytes.count)
-        request.sendReply(status: status, reason: reason, body: body)
+        request.sendReply(status: status, body: body)
     }
 
     /// Answers a pending request with `code` if it has not been answered yet.

@@ -166,8 +166,9 @@ final class RequestQueue: @unchecked Sendable {
             enterTurn(parker)
             lastProgress = Clock.now()
             if duty == .leader { duty = .handlers }
-            defer { mainWaitsForLeader = false }
-            return mainWaitsForLeader
+            let waiting = mainWaitsForLeader
+            mainWaitsForLeader = false
+            return waiting
         }
         guard wakeWatch else { return }
         // Outside the lock: the timer keeps its expiry until the watch polls

@@ -9,15 +9,21 @@ import os
 TOKEN_VARIABLE = "TIDEPOOL_INTEGRATION_TOKEN"
 
 
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, ppid, starttime) of a process, or None if it is gone."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state first), or
+    None if the process is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             raw = f.read().decode("latin-1")
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
-    fields = raw[raw.rindex(")") + 2:].split()
-    return fields[0], int(fields[1]), int(fields[19])
+    return raw[raw.rindex(")") + 2:].split()
+
+
+def _stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, ppid, starttime) of a process, or None if it is gone."""
+    fields = _stat_fields(pid)
+    return (fields[0], int(fields[1]), int(fields[19])) if fields else None
 
 
 def _all_pids() -> list[int]:
@@ -51,13 +57,8 @@ def _alive(pid: int, starttime: int | None = None) -> bool:
 def group_alive(pgid: int) -> bool:
     """True while a live (not zombie) process is in process group `pgid`."""
     for pid in _all_pids():
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                raw = f.read().decode("latin-1")
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-        fields = raw[raw.rindex(")") + 2:].split()
-        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+        fields = _stat_fields(pid)
+        if fields and fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
             return True
     return False
 

@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from conftest import _alive
+from processes import group_alive
 from waiting import wait_until
 
 pytestmark = pytest.mark.timeout(120)
@@ -230,7 +231,8 @@ def test_stopping_while_a_redeploy_builds_stops_the_build(tidepool):
     began = time.monotonic()
     server.stop()  # exit 0 within 10 s, and nothing it started left running
     assert time.monotonic() - began < 5
-    assert not _alive(build_pid)
+    # The shell and its `sleep` both (zombies not counted: the orphans' reaper is init's business).
+    wait_until(lambda: not group_alive(build_pid), 5, "every process of the build command to stop")
     log = server.stderr()
     assert "stopping the redeploy's preparation (1 child process: SIGTERM)" in log, log[-2000:]
     assert "redeploy cancelled: the host is stopping" in log and "redeploy failed" not in log, log[-2000:]
