@@ -4,8 +4,13 @@
 /// held for 2 s is the amount 6 (request-seconds) spread over those 2 s, and a
 /// request that used 0.5 s of CPU during 1 s of wall time is 0.5 CPU-seconds
 /// spread over that second. Dividing the sum by the time covered gives the
-/// time-weighted average (concurrency) or the share (CPU). Buckets make it
-/// O(window ÷ bucket) per update, whatever the event rate.
+/// time-weighted average (concurrency) or the share (CPU).
+///
+/// The scheduler adds to four windows and reads two on every request's
+/// arrival and finish, so both are O(1) while time stays within the newest
+/// bucket: the window keeps the sum of its live buckets, recomputed from the
+/// buckets (O(window ÷ bucket)) only when time enters a new bucket, so float
+/// rounding never accumulates past one bucket's worth of additions.
 ///
 /// The window covers between `length` and `length` + one bucket of the
 /// past; that fuzz is the price of constant memory.
@@ -17,6 +22,10 @@ public struct SlidingWindow: Equatable, Sendable {
     public let origin: Instant
     private let bucketNanos: Int64
     private var buckets: [Bucket]
+    /// The newest bucket index written, and the sum of the buckets in the
+    /// window that ends with it (`head - buckets.count + 1 ... head`).
+    private var head = Int64.min
+    private var headSum = 0.0
 
     private struct Bucket: Equatable, Sendable {
         var index: Int64
@@ -38,12 +47,14 @@ public struct SlidingWindow: Equatable, Sendable {
     public mutating func add(_ amount: Double, from start: Instant, to end: Instant) {
         guard amount != 0 else { return }
         let total = end.nanoseconds - start.nanoseconds
+        let endIndex = index(of: end.nanoseconds)
+        if endIndex > head { moveHead(to: endIndex) }
         if total <= 0 {
-            addToBucket(index(of: end.nanoseconds), amount)
+            addToBucket(endIndex, amount)
             return
         }
         // Only the last `buckets.count` buckets before `end` can still be read.
-        let oldestKept = (index(of: end.nanoseconds) - Int64(buckets.count) + 1) * bucketNanos
+        let oldestKept = (endIndex - Int64(buckets.count) + 1) * bucketNanos
         var t = max(start.nanoseconds, oldestKept)
         while t < end.nanoseconds {
             let i = index(of: t)
@@ -56,6 +67,11 @@ public struct SlidingWindow: Equatable, Sendable {
     /// The amounts recorded in the window ending at `now`.
     public func sum(at now: Instant) -> Double {
         let newest = index(of: now.nanoseconds)
+        return newest == head ? headSum : bucketSum(endingWith: newest)
+    }
+
+    /// The sum of the buckets in the window whose newest bucket is `newest`.
+    func bucketSum(endingWith newest: Int64) -> Double {
         let oldest = newest - Int64(buckets.count) + 1
         var total = 0.0
         for bucket in buckets where bucket.index >= oldest && bucket.index <= newest {
@@ -63,6 +79,9 @@ public struct SlidingWindow: Equatable, Sendable {
         }
         return total
     }
+
+    /// `sum(at:)` counted bucket by bucket, as if there were no kept sum.
+    func recountedSum(at now: Instant) -> Double { bucketSum(endingWith: index(of: now.nanoseconds)) }
 
     /// The time the window ending at `now` covers: from the start of its oldest
     /// bucket (or the origin, if later) to `now`.
@@ -90,13 +109,21 @@ public struct SlidingWindow: Equatable, Sendable {
         return (nanos % bucketNanos < 0) ? q - 1 : q
     }
 
+    /// Makes `newest` the head bucket: its window's sum, from the buckets.
+    private mutating func moveHead(to newest: Int64) {
+        head = newest
+        headSum = bucketSum(endingWith: newest)
+    }
+
+    /// Adds to bucket `index`, at most `head` (`add` moved the head first).
     private mutating func addToBucket(_ index: Int64, _ amount: Double) {
         let count = Int64(buckets.count)
+        guard index > head - count else { return } // older than the window
         let slot = Int(((index % count) + count) % count)
         if buckets[slot].index != index {
-            guard index > buckets[slot].index else { return } // older than the window
-            buckets[slot] = Bucket(index: index, amount: 0)
+            buckets[slot] = Bucket(index: index, amount: 0)  // a bucket that left the window
         }
         buckets[slot].amount += amount
+        headSum += amount
     }
 }

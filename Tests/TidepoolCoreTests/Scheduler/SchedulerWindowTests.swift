@@ -35,6 +35,33 @@ import Testing
         #expect(abs(w.sum(at: t0 + .seconds(8)) - 4) < 1e-9)
     }
 
+    /// The kept sum must equal the buckets' sum whatever the order of adds
+    /// and reads: adds within one bucket, across buckets, spanning more than
+    /// the window, ending before the newest bucket, after long idle gaps, and
+    /// reads at, after and before the newest add.
+    @Test(arguments: [(6, 6), (60, 60), (6, 30), (1, 7)])
+    func theKeptSumIsTheBucketsSum(seconds: Int, bucketCount: Int) {
+        var w = SlidingWindow(length: .seconds(seconds), origin: t0, bucketCount: bucketCount)
+        var random = SplitMix64(seed: UInt64(seconds * 1000 + bucketCount))
+        var now = t0
+        for step in 0..<5_000 {
+            let gap = switch random.next() % 10 {
+            case 0: Int64(random.next() % 20_000_000_000)  // idle, up to 20 s
+            case 1, 2: Int64(random.next() % 1_000_000_000)
+            default: Int64(random.next() % 2_000_000)  // back-to-back events
+            }
+            now = now + .nanoseconds(gap)
+            let span = Int64(random.next() % 3 == 0 ? random.next() % 15_000_000_000 : random.next() % 3_000_000)
+            let backdate = random.next() % 8 == 0 ? Int64(random.next() % 2_000_000_000) : 0
+            let end = now - .nanoseconds(backdate)
+            w.add(Double(random.next() % 1000) / 7, from: end - .nanoseconds(span), to: end)
+            for read in [now, now + .milliseconds(Int64(random.next() % 3000)), now - .milliseconds(Int64(random.next() % 3000))] {
+                let kept = w.sum(at: read), counted = w.recountedSum(at: read)
+                #expect(abs(kept - counted) <= 1e-9 * max(1, abs(counted)), "step \(step), read at \(read)")
+            }
+        }
+    }
+
     @Test func cpuShareFromStatsIsTheDeltaOverBusyTime() {
         var cpu = CPUSaturation(window: .seconds(2), since: t0)
         cpu.recordStats(cpuTotal: .seconds(10), at: t0)
