@@ -21,9 +21,13 @@ extension HostRuntime {
 
     static func declaredContentLength(_ head: ResponseHead) -> Int? {
         // Byte comparison: the same answer as lowercasing each name into a String, without the String.
-        for header in head.headers where header.name.withUnsafeBytes({ ASCIICase.equals($0, "content-length") }) {
-            return Int(String(decoding: RequestFraming.trim(header.value), as: UTF8.self))
+        var declared: Int?
+        var found = false
+        head.headers.forEach { name, value in
+            guard !found, ASCIICase.equals(name, "content-length") else { return }
+            found = true
+            declared = decimal(value)
         }
-        return nil
+        return declared
     }
 }

@@ -215,28 +215,35 @@ extension HostRuntime {
         // (Usually there are none: then nothing to remove, and no set to build.)
         if request.hasOutputHeaders {
             var seen: Set<[UInt8]> = []
-            for header in head.headers where seen.insert(header.name).inserted {
-                request.removeHeaders(named: header.name)
+            head.headers.forEach { name, _ in
+                let name = Array(name)
+                if seen.insert(name).inserted { request.removeHeaders(named: name) }
             }
         }
         var declared: Int?
-        request.outputHeaders.reserveCapacity(request.outputHeaders.count + head.headers.count)
-        for header in head.headers {
+        head.headers.forEach { name, value in
             // ASCII names (all real ones) are compared as bytes; others keep
             // the Unicode lowercasing they always had.
-            let (hopByHop, isContentLength) = header.name.withUnsafeBytes { name in
-                if ASCIICase.isASCII(name) { return (Self.isHopByHop(asciiName: name), ASCIICase.equals(name, "content-length")) }
+            let hopByHop: Bool, isContentLength: Bool
+            if ASCIICase.isASCII(name) {
+                (hopByHop, isContentLength) = (Self.isHopByHop(asciiName: name), ASCIICase.equals(name, "content-length"))
+            } else {
                 let lower = String(decoding: name, as: UTF8.self).lowercased()
-                return (Self.isHopByHop(lower), lower == "content-length")
+                (hopByHop, isContentLength) = (Self.isHopByHop(lower), lower == "content-length")
             }
-            if hopByHop { continue }
+            if hopByHop { return }
             if isContentLength {
-                guard keepContentLength else { continue }
-                declared = Int(String(decoding: header.value, as: UTF8.self).trimmingCharacters(in: " \t"))
+                guard keepContentLength else { return }
+                declared = Self.decimal(value)
             }
-            request.addHeader(header.name, header.value)
+            request.addHeader(name: name, value: value)
         }
         return declared
+    }
+
+    /// A Content-Length value as `Int`, spaces and tabs around it ignored (nil: not a number).
+    static func decimal(_ value: UnsafeRawBufferPointer) -> Int? {
+        Int(String(decoding: RequestFraming.trim(value), as: UTF8.self))
     }
 
     /// `isHopByHop` for an ASCII name, without making a lowercased String.
@@ -249,11 +256,4 @@ extension HostRuntime {
 
     private static let proxyPrefix: StaticString = "proxy-"
 
-}
-
-private extension String {
-    func trimmingCharacters(in set: String) -> String {
-        let skip = Set(set)
-        return String(drop { skip.contains($0) }.reversed().drop { skip.contains($0) }.reversed())
-    }
 }

@@ -25,7 +25,7 @@ extension HostRuntime {
         record.serverTiming = nil
         var head = head
         let firstCall = Self.timingEntry("first-call", Self.millis(since: pending.dispatchedAt))
-        head.headers.append(Header("Server-Timing", timing + ", " + firstCall))
+        head.headers.append(Header("Server-Timing", timing + ", " + firstCall))  // once per instance
         return head
     }
 

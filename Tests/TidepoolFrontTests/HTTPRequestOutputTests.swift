@@ -34,4 +34,20 @@ struct HTTPRequestOutputTests {
         request.removeHeaders(named: Array("content-length".utf8))
         #expect(!request.outputHasContentLength && request.outputHasDate)
     }
+
+    /// Header lines go out in the order added; removing one keeps the others
+    /// as they were; a name that would split its line is refused.
+    @Test func headerLinesKeepTheirOrderAndShape() throws {
+        let request = try request()
+        request.addHeader("X-One", "1")
+        request.addHeader("Set-Cookie", "a=b; Path=/")
+        request.addHeader("Bad:Name", "x")
+        request.addHeader("X-Two", "two words")
+        request.addHeader("X-Evil", "a\r\nInjected: yes")
+        request.removeHeaders(named: Array("x-ONE".utf8))
+        var out: [UInt8] = []
+        request.serializeHead(status: 200, reason: nil, contentLength: 0, chunked: false, date: [], into: &out)
+        #expect(String(decoding: out, as: UTF8.self)
+            == "HTTP/1.1 200 OK\r\nSet-Cookie: a=b; Path=/\r\nX-Two: two words\r\nContent-Length: 0\r\n\r\n")
+    }
 }

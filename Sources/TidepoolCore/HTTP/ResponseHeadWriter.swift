@@ -16,15 +16,20 @@ public enum ResponseHeadWriter {
     }
 
     /// `name: value\r\n`. The caller never passes CR, LF or NUL (`isSafe`).
-    /// Concrete arrays, not generic collections: the front calls these per
+    /// Raw buffers, not generic collections: the front calls these per
     /// header across the module boundary, where a generic would not be
     /// specialized (a witness-table call per byte).
-    public static func header(_ name: [UInt8], _ value: [UInt8], into out: inout [UInt8]) {
-        out.append(contentsOf: name)
+    public static func header(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        out.appendRaw(name)
         out.append(0x3a)
         out.append(0x20)
-        out.append(contentsOf: value)
-        out.append(contentsOf: crlf)
+        out.appendRaw(value)
+        out.append(0x0d)
+        out.append(0x0a)
+    }
+
+    public static func header(_ name: [UInt8], _ value: [UInt8], into out: inout [UInt8]) {
+        name.withUnsafeBytes { name in value.withUnsafeBytes { header(name, $0, into: &out) } }
     }
 
     public static func header(_ name: StaticString, decimal value: Int, into out: inout [UInt8]) {
@@ -37,10 +42,12 @@ public enum ResponseHeadWriter {
 
     /// Whether a name or value may go on a header line as is.
     public static func isSafe(_ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBufferPointer { buffer in
-            for byte in buffer where byte == 0 || byte == 0x0a || byte == 0x0d { return false }
-            return true
-        }
+        bytes.withUnsafeBytes { isSafe($0) }
+    }
+
+    public static func isSafe(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        for byte in bytes where byte == 0 || byte == 0x0a || byte == 0x0d { return false }
+        return true
     }
 
     /// The blank line ending the head.

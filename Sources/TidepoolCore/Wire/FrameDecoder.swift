@@ -93,7 +93,7 @@ public enum FrameDecoder {
         case .responseHead:
             let status = try reader.u16("status")
             let reason = try reader.string("reason")
-            let headers = try reader.headers()
+            let headers = try reader.headerBlock()
             return .responseHead(id: id, ResponseHead(status: status, reason: reason, headers: headers))
         case .responseBody:
             return .responseBody(id: id, reader.rest())
@@ -174,11 +174,6 @@ struct ByteReader {
         return count
     }
 
-    mutating func bytes(_ field: String) throws(FrameError) -> [UInt8] {
-        let length = Int(try u32(field))
-        return Array(try take(length, field))
-    }
-
     mutating func string(_ field: String) throws(FrameError) -> String {
         let length = Int(try u32(field))
         let raw = try take(length, field)
@@ -190,14 +185,13 @@ struct ByteReader {
         return string
     }
 
-    mutating func headers() throws(FrameError) -> [Header] {
-        let count = try count("headers", minimumElementSize: 8)
-        var headers: [Header] = []
-        headers.reserveCapacity(count)
-        for _ in 0..<count {
-            headers.append(Header(name: try bytes("header name"), value: try bytes("header value")))
+    /// A header block, copied as it is checked (`HeaderBlock.init(prefixOf:)`).
+    mutating func headerBlock() throws(FrameError) -> HeaderBlock {
+        guard let block = HeaderBlock(prefixOf: UnsafeRawBufferPointer(rebasing: bytes[offset...])) else {
+            throw .truncated(kind: kind, field: "headers")
         }
-        return headers
+        offset += block.bytes.count
+        return block
     }
 
     mutating func rest() -> [UInt8] {

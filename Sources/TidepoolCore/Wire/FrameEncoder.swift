@@ -30,7 +30,7 @@ public enum FrameEncoder {
         case .responseHead(_, let head):
             buffer.appendU16(head.status)
             buffer.appendString(head.reason)
-            buffer.appendHeaders(head.headers)
+            buffer.append(contentsOf: head.headers.bytes)
         case .responseEnd(_, let end):
             buffer.appendU64(end.cpuNanos)
             buffer.appendU64(end.wallNanos)
@@ -112,21 +112,8 @@ extension [UInt8] {
         append(contentsOf: UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
     }
 
-    mutating func appendBytes(_ bytes: [UInt8]) {
-        appendU32(UInt32(bytes.count))
-        append(contentsOf: bytes)
-    }
-
     mutating func appendString(_ string: String) {
         appendU32(UInt32(string.utf8.count))
         append(contentsOf: string.utf8)
-    }
-
-    mutating func appendHeaders(_ headers: [Header]) {
-        appendU32(UInt32(headers.count))
-        for header in headers {
-            appendBytes(header.name)
-            appendBytes(header.value)
-        }
     }
 }

@@ -107,12 +107,16 @@ public struct RequestHead: Equatable, Sendable {
 public struct ResponseHead: Equatable, Sendable {
     public var status: UInt16
     public var reason: String
-    public var headers: [Header]
+    public var headers: HeaderBlock
 
-    public init(status: UInt16, reason: String, headers: [Header]) {
+    public init(status: UInt16, reason: String, headers: HeaderBlock) {
         self.status = status
         self.reason = reason
         self.headers = headers
+    }
+
+    public init(status: UInt16, reason: String, headers: [Header]) {
+        self.init(status: status, reason: reason, headers: HeaderBlock(headers))
     }
 }
 

@@ -76,10 +76,11 @@ public enum RequestFraming {
         }
     }
 
-    public static func trim(_ bytes: [UInt8]) -> [UInt8] {
+    /// `bytes` without the spaces and tabs around it.
+    public static func trim(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         var slice = bytes[...]
         while let first = slice.first, first == 0x20 || first == 0x09 { slice = slice.dropFirst() }
         while let last = slice.last, last == 0x20 || last == 0x09 { slice = slice.dropLast() }
-        return Array(slice)
+        return UnsafeRawBufferPointer(rebasing: slice)
     }
 }

@@ -24,8 +24,10 @@ final class HTTPRequest {
     let rejection: RequestParser.Rejection?
     private var bodyBuffer: OpaquePointer?
 
-    /// Response headers (name, value) in order; the serializer adds the framing ones.
-    var outputHeaders: [(name: [UInt8], value: [UInt8])] = []
+    /// Response header lines (`Name: value\r\n`) in order, as they go on the
+    /// wire: one array, copied into the head in one go; the serializer adds
+    /// the framing ones.
+    private var outputHeaderLines: [UInt8] = []
     private(set) var outputHasContentLength = false
     /// The app (or a vercel.json rule) set its own Date: the front adds none.
     private(set) var outputHasDate = false
@@ -106,47 +108,68 @@ final class HTTPRequest {
     // MARK: output
 
     func addHeader(_ name: String, _ value: String) {
-        addHeader(Array(name.utf8), Array(value.utf8))
+        var name = name, value = value
+        name.withUTF8 { n in value.withUTF8 { addHeader(name: UnsafeRawBufferPointer(n), value: UnsafeRawBufferPointer($0)) } }
     }
 
     func addHeader(_ name: [UInt8], _ value: [UInt8]) {
-        guard ResponseHeadWriter.isSafe(name), ResponseHeadWriter.isSafe(value), !name.isEmpty else { return }
+        name.withUnsafeBytes { n in value.withUnsafeBytes { addHeader(name: n, value: $0) } }
+    }
+
+    /// Adds a header unless its name is empty or holds a colon, or either
+    /// part holds NUL, CR or LF: no header line can end early or split in two.
+    func addHeader(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        guard !name.isEmpty, !name.contains(UInt8(ascii: ":")), ResponseHeadWriter.isSafe(name),
+              ResponseHeadWriter.isSafe(value) else { return }
         note(name, value)
-        outputHeaders.append((name, value))
+        ResponseHeadWriter.header(name, value, into: &outputHeaderLines)
     }
 
     /// Removes every output header named `name` (ASCII case-insensitive), and
     /// what it said about the reply's framing (the flags are read from the rest).
     func removeHeaders(named name: [UInt8]) {
-        let before = outputHeaders.count
-        name.withUnsafeBytes { wanted in
-            outputHeaders.removeAll { header in
-                header.name.count == wanted.count && header.name.withUnsafeBytes { have in
-                    zip(have, wanted).allSatisfy { ASCIICase.lower($0) == ASCIICase.lower($1) }
-                }
-            }
-        }
-        guard outputHeaders.count != before else { return }
+        let lines = outputHeaderLines
+        outputHeaderLines.removeAll(keepingCapacity: true)
         outputHasContentLength = false
         outputHasDate = false
         outputAsksClose = false
-        for (name, value) in outputHeaders { note(name, value) }
-    }
-
-    /// Sets the flags an output header implies (Content-Length, Date, `Connection: close`).
-    private func note(_ name: [UInt8], _ value: [UInt8]) {
-        name.withUnsafeBytes { n in
-            if ASCIICase.equals(n, "content-length") { outputHasContentLength = true }
-            if ASCIICase.equals(n, "date") { outputHasDate = true }
-            if ASCIICase.equals(n, "connection") {
-                value.withUnsafeBytes { v in
-                    HTTPRequestHead.forEachToken(v) { if ASCIICase.equals($0, "close") { outputAsksClose = true } }
-                }
+        let wanted = name.map(ASCIICase.lower)
+        wanted.withUnsafeBytes { wanted in
+            Self.forEachLine(lines) { line, name, value in
+                guard !ASCIICase.equals(name, wanted) else { return }
+                note(name, value)
+                outputHeaderLines.append(contentsOf: line)
             }
         }
     }
 
-    var hasOutputHeaders: Bool { !outputHeaders.isEmpty }
+    /// Each `Name: value\r\n` line of `lines` (as `addHeader` wrote them), its name and its value.
+    private static func forEachLine(
+        _ lines: [UInt8], _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void
+    ) {
+        lines.withUnsafeBytes { raw in
+            var start = 0
+            while start < raw.count {
+                // A name holds no colon (it is a token) and a value no CR or LF (`isSafe`).
+                let colon = raw[start...].firstIndex(of: UInt8(ascii: ":"))!
+                let end = raw[colon...].firstIndex(of: 0x0d)!
+                body(UnsafeRawBufferPointer(rebasing: raw[start..<(end + 2)]), UnsafeRawBufferPointer(rebasing: raw[start..<colon]),
+                     UnsafeRawBufferPointer(rebasing: raw[(colon + 2)..<end]))
+                start = end + 2
+            }
+        }
+    }
+
+    /// Sets the flags an output header implies (Content-Length, Date, `Connection: close`).
+    private func note(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+        if ASCIICase.equals(name, "content-length") { outputHasContentLength = true }
+        if ASCIICase.equals(name, "date") { outputHasDate = true }
+        if ASCIICase.equals(name, "connection") {
+            HTTPRequestHead.forEachToken(value) { if ASCIICase.equals($0, "close") { outputAsksClose = true } }
+        }
+    }
+
+    var hasOutputHeaders: Bool { !outputHeaderLines.isEmpty }
 
     /// The whole reply; `body`'s bytes are moved out (nil: empty).
     func sendReply(status: Int, reason: String? = nil, body: OpaquePointer? = nil) {
@@ -223,9 +246,7 @@ final class HTTPRequest {
     /// Writes this request's head: status line, output headers, framing, Connection.
     func serializeHead(status: Int, reason: String?, contentLength: Int?, chunked: Bool, date: [UInt8], into out: inout [UInt8]) {
         ResponseHeadWriter.statusLine(versionMinor: head.versionMinor, status: status, reason: reason, into: &out)
-        for header in outputHeaders {
-            ResponseHeadWriter.header(header.name, header.value, into: &out)
-        }
+        out.append(contentsOf: outputHeaderLines)
         if !outputHasDate { out.append(contentsOf: date) }
         if let contentLength { ResponseHeadWriter.header("Content-Length", decimal: contentLength, into: &out) }
         if chunked { out.append(contentsOf: Self.chunkedHeader) }

@@ -79,20 +79,46 @@ import Testing
 }
 
 @Suite struct HeaderBlockTests {
-    @Test(arguments: [
-        [Header]([]),
+    static let samples: [[Header]] = [
+        [],
         [Header("content-type", "text/plain")],
         [Header("Content-Length", "5"), Header(name: [0xFF, 0x41], value: []), Header("", "")],
-    ])
-    func encodesLikeTheFrameEncoder(_ headers: [Header]) {
+    ]
+
+    /// The wire layout, written out by hand: `u32 count`, then each name and value `u32`-length-prefixed.
+    static func wire(_ headers: [Header]) -> [UInt8] {
+        func u32(_ n: Int) -> [UInt8] { [UInt8(n >> 24 & 0xFF), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] }
+        return u32(headers.count) + headers.flatMap { u32($0.name.count) + $0.name + u32($0.value.count) + $0.value }
+    }
+
+    @Test(arguments: samples)
+    func encodesTheWireLayout(_ headers: [Header]) {
         var block = HeaderBlock()
         for header in headers {
             header.name.withUnsafeBytes { name in header.value.withUnsafeBytes { value in block.append(name: name, value: value) } }
         }
         #expect(block.count == headers.count)
+        #expect(block.bytes == Self.wire(headers))
+        #expect(HeaderBlock(headers) == block)
         var direct: [UInt8] = [1, 2]
         FrameEncoder.encodeResponseHead(id: 77, status: 404, reason: "Nöt Found", headers: block, into: &direct)
-        let expected = [1, 2] + FrameEncoder.encode(.responseHead(id: 77, ResponseHead(status: 404, reason: "Nöt Found", headers: headers)))
-        #expect(direct == expected)
+        let reason = Array("Nöt Found".utf8)
+        let payload = [0, 0, 0, 77, 0x01, 0x94, 0, 0, 0, UInt8(reason.count)] + reason + Self.wire(headers)
+        let length = payload.count + 1
+        #expect(direct == [1, 2, 0, 0, UInt8(length >> 8), UInt8(length & 0xFF), FrameKind.responseHead.rawValue] + payload)
+    }
+
+    /// Decoding reads exactly one block at the start and reads it back in
+    /// order; a block cut anywhere is refused.
+    @Test(arguments: samples)
+    func decodesWhatItEncodes(_ headers: [Header]) {
+        let wire = Self.wire(headers)
+        let block = (wire + [9, 9, 9]).withUnsafeBytes { HeaderBlock(prefixOf: $0) }
+        #expect(block?.bytes == wire)
+        #expect(block?.count == headers.count)
+        #expect(block?.headers == headers)
+        for cut in 0..<wire.count {
+            #expect(wire.prefix(cut).withUnsafeBytes { HeaderBlock(prefixOf: $0) } == nil, "cut at \(cut)")
+        }
     }
 }
