@@ -55,6 +55,10 @@ final class HostRuntime {
     var frameScratch: [UInt8] = []
     /// Requests with response data to write at the end of the current read batch.
     var dirtyRequests: [PendingRequest] = []
+    /// The batch `flushDirtyRequests` walks, swapped with `dirtyRequests`:
+    /// both arrays keep their storage (a copy would make the next append
+    /// allocate a new buffer, once per read batch).
+    var flushingRequests: [PendingRequest] = []
     /// Process groups that may still hold live children (template groups, spawned instances).
     var processGroups: Set<pid_t> = []
     /// Our own children not reaped yet (templates, spawned instances): all

@@ -18,8 +18,10 @@ final class PublicIndex {
     /// Real path of the public directory, with a trailing slash.
     private let rootPrefix: String
     private let inotify: Int32
-    /// Relative paths of every entry ("css", "css/site.css"), no leading slash.
-    private var names: Set<String> = []
+    /// Relative paths of every entry ("css", "css/site.css"), no leading
+    /// slash, as UTF-8 in byte order: a lookup is a binary search on the
+    /// request's bytes, with no String made or hashed per request.
+    private var names: [[UInt8]] = []
     /// Relative paths of the symlinks among them: a path through one is not
     /// watched (its target may be anywhere), so lookups through it stat.
     private var symlinks: [String] = []
@@ -56,12 +58,33 @@ final class PublicIndex {
             if length == 0 || (length == 1 && relative[segmentStart] == UInt8(ascii: ".")) { return false }
             segmentStart = i + 1
         }
-        let name = String(decoding: relative, as: UTF8.self)
-        if names.contains(name) { return false }
-        for link in symlinks where name.utf8.starts(with: link.utf8) && name.utf8.dropFirst(link.utf8.count).first == UInt8(ascii: "/") {
+        if Self.contains(names, relative) { return false }
+        for link in symlinks where relative.starts(with: link.utf8) && relative.dropFirst(link.utf8.count).first == UInt8(ascii: "/") {
             return false
         }
         return true
+    }
+
+    /// Whether `sorted` (in byte order) holds `name`.
+    private static func contains(_ sorted: [[UInt8]], _ name: UnsafeRawBufferPointer) -> Bool {
+        var low = 0, high = sorted.count
+        while low < high {
+            let mid = (low + high) / 2
+            let order = sorted[mid].withUnsafeBytes { compare($0, name) }
+            if order == 0 { return true }
+            if order < 0 { low = mid + 1 } else { high = mid }
+        }
+        return false
+    }
+
+    /// `memcmp` order, the shorter first on a tie: the order `sorted(by: <)` gives `[UInt8]`s.
+    private static func compare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+        let common = min(a.count, b.count)
+        if common > 0, let pa = a.baseAddress, let pb = b.baseAddress {
+            let order = memcmp(pa, pb, common)
+            if order != 0 { return Int(order) }
+        }
+        return a.count - b.count
     }
 
     /// Reads every queued event: any change of names makes the index stale;
@@ -103,7 +126,7 @@ final class PublicIndex {
             disableIndex()
             return
         }
-        names = listed
+        names = listed.map { Array($0.utf8) }.sorted { $0.lexicographicallyPrecedes($1) }
         symlinks = links
     }
 

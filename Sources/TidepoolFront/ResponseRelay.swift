@@ -74,10 +74,11 @@ extension HostRuntime {
     }
 
     /// End of a read batch: heads without their end start streaming; streams get their new bytes.
+    /// Called only from a channel's `onBatchEnd`, so never nested.
     func flushDirtyRequests() {
-        let batch = dirtyRequests
-        dirtyRequests.removeAll(keepingCapacity: true)
-        for pending in batch {
+        swap(&dirtyRequests, &flushingRequests)
+        defer { flushingRequests.removeAll(keepingCapacity: true) }
+        for pending in flushingRequests {
             pending.dirty = false
             guard !pending.replied, requests[pending.id] === pending else { continue }
             if pending.phase == .dispatched, let head = pending.head {

@@ -4,6 +4,10 @@ public enum ResponseHeadWriter {
     /// `HTTP/1.x status reason\r\n`. A missing, empty or control-bearing
     /// reason is replaced by the standard phrase.
     public static func statusLine(versionMinor: UInt8, status: Int, reason: String?, into out: inout [UInt8]) {
+        if status == 200, reason == nil || reason == "OK" {  // nearly every reply: one copy
+            out.append(contentsOf: versionMinor == 0 ? ok10 : ok11)
+            return
+        }
         out.append(contentsOf: versionMinor == 0 ? http10 : http11)
         appendDecimal(status, into: &out)
         out.append(0x20)
@@ -74,6 +78,8 @@ public enum ResponseHeadWriter {
     public static let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
     static let http10: [UInt8] = Array("HTTP/1.0 ".utf8)
     static let http11: [UInt8] = Array("HTTP/1.1 ".utf8)
+    static let ok10: [UInt8] = Array("HTTP/1.0 200 OK\r\n".utf8)
+    static let ok11: [UInt8] = Array("HTTP/1.1 200 OK\r\n".utf8)
 
     public static func appendDecimal(_ value: Int, into out: inout [UInt8]) {
         if value < 0 {

@@ -50,7 +50,6 @@ struct AccessLog {
     }
 
     let format: Configuration.LogFormat
-    private var line: [UInt8] = []
     /// Whole second of the cached timestamp, and its text (`StreamLogHandler`:
     /// local time `%Y-%m-%dT%H:%M:%S%z`; json: UTC `yyyy-MM-ddTHH:mm:ss`, then `.SSS`).
     private var stampSecond = -1
@@ -58,132 +57,120 @@ struct AccessLog {
 
     init(format: Configuration.LogFormat) {
         self.format = format
-        line.reserveCapacity(512)
     }
 
-    /// The line for `entry`, newline included (valid until the next call).
+    /// Formats the line for `entry` (newline included) and passes it to `body`.
+    mutating func withLine<R>(_ entry: Entry, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        refreshStamp(second: now.tv_sec)
+        // Every field is bounded but the method and path, which appear twice and
+        // may grow 6 times when JSON-escaped (`\u00XX`).
+        let capacity = 512 + stamp.count + 12 * (entry.path.count + entry.method.utf8.count)
+        return ByteCursor.withBytes(capacity: capacity, { line in
+            switch format {
+            case .text: formatText(entry, into: &line)
+            case .json: formatJSON(entry, millis: Int(now.tv_nsec) / 1_000_000, into: &line)
+            }
+        }, done: body)
+    }
+
+    /// The line for `entry`, newline included.
     mutating func format(_ entry: Entry) -> [UInt8] {
-        line.removeAll(keepingCapacity: true)
-        switch format {
-        case .text: formatText(entry)
-        case .json: formatJSON(entry)
-        }
-        return line
+        withLine(entry) { Array($0) }
     }
 
-    // Every piece is appended as bytes: literals from their static storage,
+    // Every piece is written as bytes: literals from their static storage,
     // numbers digit by digit. String interpolation and `Array.append(contentsOf:
     // String.UTF8View)` allocated and walked the text per field, per request.
 
-    private mutating func formatText(_ e: Entry) {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        refreshStamp(second: now.tv_sec)
-        line.append(contentsOf: stamp)
-        append(" info tidepool.access: duration_ms=")
-        Self.appendTenths(e.durationNanos, to: &line)
+    private func formatText(_ e: Entry, into line: inout ByteCursor) {
+        line.put(stamp)
+        line.put(" info tidepool.access: duration_ms=")
+        Self.putTenths(e.durationNanos, into: &line)
         if let error = e.error {
-            append(" error=")
-            appendText(error.rawValue)
+            line.put(" error=")
+            Self.putText(error.rawValue, into: &line)
         }
         if let instance = e.instance {
-            append(" instance=")
-            Self.appendDecimal(UInt64(instance), to: &line)
+            line.put(" instance=")
+            line.putDecimal(UInt64(instance))
         }
-        append(" method=")
-        appendText(e.method)
-        append(" path=")
-        line.append(contentsOf: e.path)
+        line.put(" method=")
+        Self.putText(e.method, into: &line)
+        line.put(" path=")
+        line.put(e.path)
         if let queue = e.queueNanos {
-            append(" queue_ms=")
-            Self.appendTenths(queue, to: &line)
+            line.put(" queue_ms=")
+            Self.putTenths(queue, into: &line)
         }
-        append(" start=")
-        append(Self.start(e))
-        append(" status=")
-        Self.appendStatus(e.status, to: &line)
-        append(" [TidepoolFront] ")
-        appendMessage(e, escaped: false)
-        line.append(UInt8(ascii: "\n"))
+        line.put(" start=")
+        line.put(Self.start(e))
+        line.put(" status=")
+        Self.putStatus(e.status, into: &line)
+        line.put(" [TidepoolFront] ")
+        Self.putMessage(e, escaped: false, into: &line)
+        line.put(UInt8(ascii: "\n"))
     }
 
-    private mutating func formatJSON(_ e: Entry) {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        refreshStamp(second: now.tv_sec)
-        append(#"{"duration_ms":""#)
-        Self.appendTenths(e.durationNanos, to: &line)
-        line.append(UInt8(ascii: "\""))
+    private func formatJSON(_ e: Entry, millis: Int, into line: inout ByteCursor) {
+        line.put(#"{"duration_ms":""#)
+        Self.putTenths(e.durationNanos, into: &line)
+        line.put(UInt8(ascii: "\""))
         if let error = e.error {
-            append(#","error":""#)
-            appendText(error.rawValue)
-            line.append(UInt8(ascii: "\""))
+            line.put(#","error":""#)
+            Self.putText(error.rawValue, into: &line)
+            line.put(UInt8(ascii: "\""))
         }
         if let instance = e.instance {
-            append(#","instance":"#)
-            Self.appendDecimal(UInt64(instance), to: &line)
+            line.put(#","instance":"#)
+            line.putDecimal(UInt64(instance))
         }
-        append(#","level":"info","logger":"tidepool.access","method":""#)
-        Self.appendJSONEscaped(e.method.utf8, to: &line)
-        append(#"","msg":""#)
-        appendMessage(e, escaped: true)
-        append(#"","path":""#)
-        Self.appendJSONEscaped(e.path, to: &line)
-        line.append(UInt8(ascii: "\""))
+        line.put(#","level":"info","logger":"tidepool.access","method":""#)
+        Self.putJSONEscaped(e.method.utf8, into: &line)
+        line.put(#"","msg":""#)
+        Self.putMessage(e, escaped: true, into: &line)
+        line.put(#"","path":""#)
+        Self.putJSONEscaped(e.path, into: &line)
+        line.put(UInt8(ascii: "\""))
         if let queue = e.queueNanos {
-            append(#","queue_ms":""#)
-            Self.appendTenths(queue, to: &line)
-            line.append(UInt8(ascii: "\""))
+            line.put(#","queue_ms":""#)
+            Self.putTenths(queue, into: &line)
+            line.put(UInt8(ascii: "\""))
         }
-        append(#","start":""#)
-        append(Self.start(e))
-        append(#"","status":"#)
-        Self.appendStatus(e.status, to: &line)
-        append(#","ts":""#)
-        line.append(contentsOf: stamp)
-        let millis = Int(now.tv_nsec) / 1_000_000
-        line.append(contentsOf: [
+        line.put(#","start":""#)
+        line.put(Self.start(e))
+        line.put(#"","status":"#)
+        Self.putStatus(e.status, into: &line)
+        line.put(#","ts":""#)
+        line.put(stamp)
+        for byte in [
             UInt8(ascii: "."), UInt8(ascii: "0") + UInt8(millis / 100), UInt8(ascii: "0") + UInt8(millis / 10 % 10),
             UInt8(ascii: "0") + UInt8(millis % 10), UInt8(ascii: "\""), UInt8(ascii: "}"), UInt8(ascii: "\n"),
-        ])
+        ] { line.put(byte) }
     }
 
     /// `GET /path → 200 (1.2 ms)`, the line's message.
-    private mutating func appendMessage(_ e: Entry, escaped: Bool) {
-        if escaped { Self.appendJSONEscaped(e.method.utf8, to: &line) } else { appendText(e.method) }
-        line.append(UInt8(ascii: " "))
-        if escaped { Self.appendJSONEscaped(e.path, to: &line) } else { line.append(contentsOf: e.path) }
-        append(" → ")
-        Self.appendStatus(e.status, to: &line)
-        append(" (")
-        Self.appendTenths(e.durationNanos, to: &line)
-        append(" ms)")
+    private static func putMessage(_ e: Entry, escaped: Bool, into line: inout ByteCursor) {
+        if escaped { putJSONEscaped(e.method.utf8, into: &line) } else { putText(e.method, into: &line) }
+        line.put(UInt8(ascii: " "))
+        if escaped { putJSONEscaped(e.path, into: &line) } else { line.put(e.path) }
+        line.put(" → ")
+        putStatus(e.status, into: &line)
+        line.put(" (")
+        putTenths(e.durationNanos, into: &line)
+        line.put(" ms)")
     }
 
-    private mutating func append(_ literal: StaticString) {
-        literal.withUTF8Buffer { line.append(contentsOf: $0) }
-    }
-
-    /// (Not an `append` overload: a literal would pick the String one.)
-    private mutating func appendText(_ text: String) {
+    private static func putText(_ text: String, into line: inout ByteCursor) {
         var text = text
-        text.withUTF8 { line.append(contentsOf: $0) }
+        text.withUTF8 { line.put(UnsafeRawBufferPointer($0)) }
     }
 
     /// `status` as `"\(status)"` printed it (0: reset before a status).
-    static func appendStatus(_ status: Int, to line: inout [UInt8]) {
-        if status < 0 { line.append(UInt8(ascii: "-")) }
-        appendDecimal(UInt64(status.magnitude), to: &line)
-    }
-
-    /// `value` in decimal, as `String(value)` prints it.
-    static func appendDecimal(_ value: UInt64, to line: inout [UInt8]) {
-        var divisor: UInt64 = 1
-        while value / divisor >= 10 { divisor *= 10 }
-        while divisor > 0 {
-            line.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
-            divisor /= 10
-        }
+    private static func putStatus(_ status: Int, into line: inout ByteCursor) {
+        if status < 0 { line.put(UInt8(ascii: "-")) }
+        line.putDecimal(UInt64(status.magnitude))
     }
 
     private static func start(_ e: Entry) -> StaticString {
@@ -209,31 +196,31 @@ struct AccessLog {
 
     /// Milliseconds rounded to tenths, as `String(Double)` printed them
     /// (`0.0`, `9.7`, `1234.5`): exact for any duration below 10^15 ms.
-    static func appendTenths(_ nanos: UInt64, to line: inout [UInt8]) {
+    static func putTenths(_ nanos: UInt64, into line: inout ByteCursor) {
         let tenths = (nanos + 50_000) / 100_000
-        appendDecimal(tenths / 10, to: &line)
-        line.append(UInt8(ascii: "."))
-        line.append(UInt8(ascii: "0") + UInt8(tenths % 10))
+        line.putDecimal(tenths / 10)
+        line.put(UInt8(ascii: "."))
+        line.put(UInt8(ascii: "0") + UInt8(tenths % 10))
     }
 
     /// `text` as a JSON string body, escaped as `JSONSerialization` does with
     /// `.withoutEscapingSlashes`: quote, backslash and control characters.
-    static func appendJSONEscaped(_ text: some Sequence<UInt8>, to line: inout [UInt8]) {
+    static func putJSONEscaped(_ text: some Sequence<UInt8>, into line: inout ByteCursor) {
         for byte in text {
             switch byte {
-            case UInt8(ascii: "\""): line.append(contentsOf: #"\""#.utf8)
-            case UInt8(ascii: "\\"): line.append(contentsOf: #"\\"#.utf8)
-            case 0x0A: line.append(contentsOf: #"\n"#.utf8)
-            case 0x0D: line.append(contentsOf: #"\r"#.utf8)
-            case 0x09: line.append(contentsOf: #"\t"#.utf8)
-            case 0x08: line.append(contentsOf: #"\b"#.utf8)
-            case 0x0C: line.append(contentsOf: #"\f"#.utf8)
+            case UInt8(ascii: "\""): line.put(#"\""#)
+            case UInt8(ascii: "\\"): line.put(#"\\"#)
+            case 0x0A: line.put(#"\n"#)
+            case 0x0D: line.put(#"\r"#)
+            case 0x09: line.put(#"\t"#)
+            case 0x08: line.put(#"\b"#)
+            case 0x0C: line.put(#"\f"#)
             case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                line.append(contentsOf: #"\u00"#.utf8)
-                line.append(hex[Int(byte >> 4)])
-                line.append(hex[Int(byte & 0xF)])
-            default: line.append(byte)
+                let hex: StaticString = "0123456789abcdef"
+                line.put(#"\u00"#)
+                line.put(hex.utf8Start[Int(byte >> 4)])
+                line.put(hex.utf8Start[Int(byte & 0xF)])
+            default: line.put(byte)
             }
         }
     }

@@ -53,12 +53,11 @@ extension HostRuntime {
         metrics.requestCompleted(
             status: status, error: error, duration: .nanoseconds(Int64(durationNanos)),
             queueWait: queueNanos.map { .nanoseconds(Int64($0)) })
-        // nil with TIDEPOOL_LOG_LEVEL=warning: no access log.
-        guard let line = accessLog?.format(.init(
+        guard accessLog != nil else { return }  // TIDEPOOL_LOG_LEVEL=warning: no access log
+        let entry = AccessLog.Entry(
             method: trace.method, path: trace.loggedPath, status: status, durationNanos: durationNanos,
-            queueNanos: queueNanos, instance: trace.instance, cold: trace.cold, error: error))
-        else { return }
-        if LogOutput.append(line) { logFlush.schedule() }
+            queueNanos: queueNanos, instance: trace.instance, cold: trace.cold, error: error)
+        if accessLog?.withLine(entry, LogOutput.append) == true { logFlush.schedule() }
     }
 
     /// The scheduler started (`up`) or drained (`down`) an instance, or one

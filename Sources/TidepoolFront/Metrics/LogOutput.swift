@@ -18,10 +18,10 @@ public enum LogOutput {
 
     /// Queues `line` (with its newline). Returns true when the buffer was
     /// empty before, so the caller schedules a flush; a full buffer is written at once.
-    static func append(_ line: [UInt8]) -> Bool {
+    static func append(_ line: UnsafeRawBufferPointer) -> Bool {
         pending.withLock { buffer in
             let wasEmpty = buffer.isEmpty
-            buffer.append(contentsOf: line)
+            buffer.append(contentsOf: line.assumingMemoryBound(to: UInt8.self))
             if buffer.count >= flushThreshold { write(&buffer) }
             return wasEmpty
         }

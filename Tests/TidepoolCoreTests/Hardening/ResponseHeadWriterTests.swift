@@ -18,6 +18,10 @@ import Testing
             return String(decoding: out, as: UTF8.self)
         }
         #expect(line(0, 404, nil) == "HTTP/1.0 404 Not Found\r\n")
+        #expect(line(0, 200, nil) == "HTTP/1.0 200 OK\r\n")
+        #expect(line(1, 200, "OK") == "HTTP/1.1 200 OK\r\n")
+        #expect(line(1, 200, "Fine") == "HTTP/1.1 200 Fine\r\n")
+        #expect(line(1, 200, "") == "HTTP/1.1 200 OK\r\n")
         #expect(line(1, 201, "Made It") == "HTTP/1.1 201 Made It\r\n")
         #expect(line(1, 201, "") == "HTTP/1.1 201 Created\r\n")
         #expect(line(1, 500, "bad\r\nX: y") == "HTTP/1.1 500 Internal Server Error\r\n")
@@ -39,5 +43,28 @@ import Testing
         #expect(!ResponseHeadWriter.isSafe(Array("a\r".utf8)))
         #expect(!ResponseHeadWriter.isSafe(Array("a\n".utf8)))
         #expect(!ResponseHeadWriter.isSafe([0x61, 0]))
+    }
+}
+
+@Suite struct ByteCursorTests {
+    @Test func writesPiecesInOrder() {
+        let text = ByteCursor.withBytes(capacity: 64, { c in
+            c.put("n=")
+            for value: UInt64 in [0, 9, 10, 1234, UInt64.max] {
+                c.putDecimal(value)
+                c.put(UInt8(ascii: ","))
+            }
+            c.put(Array("é".utf8))
+            c.put(UnsafeRawBufferPointer(start: nil, count: 0))
+        }) { String(decoding: $0, as: UTF8.self) }
+        #expect(text == "n=0,9,10,1234,\(UInt64.max),é")
+    }
+
+    @Test func aFullCursorStillTakesNothing() {
+        let count = ByteCursor.withBytes(capacity: 3, { c in
+            c.put("abc")
+            c.put([])
+        }) { $0.count }
+        #expect(count == 3)
     }
 }
