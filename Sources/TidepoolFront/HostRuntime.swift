@@ -51,8 +51,6 @@ final class HostRuntime {
     /// stay above zero: a stop waits for it only for `replyFlushGraceSeconds`.
     var repliesWriting = 0
     static let replyFlushGraceSeconds = 3.0
-    /// Reused for the frames of each dispatch (RequestForwarding.swift): no array per request.
-    var frameScratch: [UInt8] = []
     /// Requests with response data to write at the end of the current read batch.
     var dirtyRequests: [PendingRequest] = []
     /// The batch `flushDirtyRequests` walks, swapped with `dirtyRequests`:

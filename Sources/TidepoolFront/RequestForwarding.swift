@@ -70,14 +70,23 @@ extension HostRuntime {
 
         let bodyLength = request.bodyLength
         let input: OpaquePointer? = bodyLength > 0 ? request.body : nil
-        // One reused buffer: the head (and the end, without a body) in one add.
-        frameScratch.removeAll(keepingCapacity: true)
-        appendRequestHead(
-            id: id, request, connection: connection, bodyLength: bodyLength, rewrittenTarget: pending.rewrittenTarget,
-            into: &frameScratch)
+        // The head (and the end, without a body) in one add, from stack memory.
+        let peerPort = connection.peerPort
+        connection.peerAddress.withUnsafeBytes { peer in
+            request.headBytes.withUnsafeBytes { headBytes in
+                // Every header comes from the head's bytes, or repeats a part of
+                // them (Host, X-Forwarded-For) or the peer's address.
+                let capacity = 512 + 3 * headBytes.count + 4 * peer.count + (pending.rewrittenTarget?.count ?? 0)
+                    + RequestHeadWriter.bytesPerHeader * request.head.fields.count + configuration.host.utf8.count
+                ByteCursor.withBytes(capacity: capacity, { frame in
+                    appendRequestHead(
+                        id: id, request, headBytes: headBytes, peer: peer, peerPort: peerPort, bodyLength: bodyLength,
+                        rewrittenTarget: pending.rewrittenTarget, into: &frame)
+                    if input == nil { FrameEncoder.encodeRequestEnd(id: id, into: &frame) }
+                }, done: { _ = evbuffer_add(output, $0.baseAddress, $0.count) })
+            }
+        }
         if let input, bodyLength > 0 {
-            evbuffer_add(output, frameScratch, frameScratch.count)
-            frameScratch.removeAll(keepingCapacity: true)
             var remaining = bodyLength
             while remaining > 0 {
                 let chunk = min(remaining, Self.bodyChunkBytes)
@@ -88,9 +97,10 @@ extension HostRuntime {
                 evbuffer_remove_buffer(input, output, chunk)
                 remaining -= chunk
             }
+            ByteCursor.withBytes(capacity: FrameEncoder.headerSize, { FrameEncoder.encodeRequestEnd(id: id, into: &$0) }) {
+                _ = evbuffer_add(output, $0.baseAddress, $0.count)
+            }
         }
-        FrameEncoder.encode(.requestEnd(id: id), into: &frameScratch)
-        evbuffer_add(output, frameScratch, frameScratch.count)
     }
 
     /// Rewrites a body frame header's length for a payload appended separately.
@@ -102,27 +112,13 @@ extension HostRuntime {
         header[3] = UInt8(truncatingIfNeeded: length)
     }
 
-    /// Appends the request's head frame: what WSGI's environ needs — method,
+    /// Writes the request's head frame: what WSGI's environ needs — method,
     /// raw target, version, the client's headers (filtered) plus the
     /// forwarding headers, peer and server. Written straight from the head's
     /// bytes (`RequestHeadWriter`): no array or String per header.
     private func appendRequestHead(
-        id: UInt32, _ request: HTTPRequest, connection: ClientConnection, bodyLength: Int,
-        rewrittenTarget: [UInt8]?, into frame: inout [UInt8]
-    ) {
-        let peerPort = connection.peerPort
-        connection.peerAddress.withUnsafeBytes { peer in
-            request.headBytes.withUnsafeBytes { headBytes in
-                appendRequestHead(
-                    id: id, request, headBytes: headBytes, peer: peer, peerPort: peerPort, bodyLength: bodyLength,
-                    rewrittenTarget: rewrittenTarget, into: &frame)
-            }
-        }
-    }
-
-    private func appendRequestHead(
         id: UInt32, _ request: HTTPRequest, headBytes: UnsafeRawBufferPointer, peer: UnsafeRawBufferPointer,
-        peerPort: UInt16, bodyLength: Int, rewrittenTarget: [UInt8]?, into frame: inout [UInt8]
+        peerPort: UInt16, bodyLength: Int, rewrittenTarget: [UInt8]?, into frame: inout ByteCursor
     ) {
         let method = request.methodText
         let major: UInt8 = 1, minor = request.versionMinor

@@ -59,6 +59,29 @@ public struct ByteCursor {
         put(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
+    /// Big-endian, as the wire protocol writes lengths and ids.
+    @inlinable
+    public mutating func putU32(_ value: UInt32) {
+        precondition(4 <= capacity - position, "ByteCursor: past its capacity")
+        UnsafeMutableRawPointer(start + position).storeBytes(of: value.bigEndian, as: UInt32.self)
+        position += 4
+    }
+
+    @inlinable
+    public mutating func putU16(_ value: UInt16) {
+        precondition(2 <= capacity - position, "ByteCursor: past its capacity")
+        UnsafeMutableRawPointer(start + position).storeBytes(of: value.bigEndian, as: UInt16.self)
+        position += 2
+    }
+
+    /// Overwrites four bytes at `offset` (a length or count written as a
+    /// placeholder before what it counts).
+    @inlinable
+    public mutating func setU32(_ value: UInt32, at offset: Int) {
+        precondition(offset >= 0 && offset <= position - 4, "ByteCursor: not written yet")
+        UnsafeMutableRawPointer(start + offset).storeBytes(of: value.bigEndian, as: UInt32.self)
+    }
+
     /// `value` in decimal, as `String(value)` prints it.
     @inlinable
     public mutating func putDecimal(_ value: UInt64) {

@@ -66,6 +66,13 @@ public enum FrameEncoder {
         return buffer
     }
 
+    /// Writes a `requestEnd` frame: the same bytes as `encode(.requestEnd(id:))`.
+    public static func encodeRequestEnd(id: UInt32, into frame: inout ByteCursor) {
+        frame.putU32(5)
+        frame.put(FrameKind.requestEnd.rawValue)
+        frame.putU32(id)
+    }
+
     /// Appends a body frame (`requestBody` or `responseBody`) straight from raw
     /// memory, so large bodies are copied once instead of twice.
     public static func encodeBody(
