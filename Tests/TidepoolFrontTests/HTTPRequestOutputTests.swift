@@ -45,9 +45,10 @@ struct HTTPRequestOutputTests {
         request.addHeader("X-Two", "two words")
         request.addHeader("X-Evil", "a\r\nInjected: yes")
         request.removeHeaders(named: Array("x-ONE".utf8))
-        var out: [UInt8] = []
-        request.serializeHead(status: 200, reason: nil, contentLength: 0, chunked: false, date: [], into: &out)
-        #expect(String(decoding: out, as: UTF8.self)
+        let head = request.withSerializedHead(status: 200, reason: nil, contentLength: 0, chunked: false, date: []) {
+            String(decoding: $0, as: UTF8.self)
+        }
+        #expect(head
             == "HTTP/1.1 200 OK\r\nSet-Cookie: a=b; Path=/\r\nX-Two: two words\r\nContent-Length: 0\r\n\r\n")
     }
 }

@@ -2,21 +2,25 @@
 /// Pure; the front appends the result to the connection's output in one add.
 public enum ResponseHeadWriter {
     /// `HTTP/1.x status reason\r\n`. A missing, empty or control-bearing
-    /// reason is replaced by the standard phrase.
-    public static func statusLine(versionMinor: UInt8, status: Int, reason: String?, into out: inout [UInt8]) {
+    /// reason is replaced by the standard phrase. At most
+    /// `statusLineBytes(reason:)` bytes.
+    public static func statusLine(versionMinor: UInt8, status: Int, reason: String?, into out: inout ByteCursor) {
         if status == 200, reason == nil || reason == "OK" {  // nearly every reply: one copy
-            out.append(contentsOf: versionMinor == 0 ? ok10 : ok11)
+            out.put(versionMinor == 0 ? ok10 : ok11)
             return
         }
-        out.append(contentsOf: versionMinor == 0 ? http10 : http11)
-        appendDecimal(status, into: &out)
-        out.append(0x20)
-        if let reason, !reason.isEmpty, !reason.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
-            out.append(contentsOf: reason.utf8)
-        } else {
-            out.append(contentsOf: reasonPhrase(status).utf8)
-        }
-        out.append(contentsOf: crlf)
+        out.put(versionMinor == 0 ? http10 : http11)
+        putDecimal(status, into: &out)
+        out.put(0x20)
+        var text = reason.flatMap { $0.isEmpty || $0.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) ? nil : $0 }
+            ?? reasonPhrase(status)
+        text.withUTF8 { out.put(UnsafeRawBufferPointer($0)) }
+        out.put("\r\n")
+    }
+
+    /// The most `statusLine` writes with this reason.
+    public static func statusLineBytes(reason: String?) -> Int {
+        96 + (reason?.utf8.count ?? 0)  // 20 digits at most, and the longest standard phrase
     }
 
     /// `name: value\r\n`. The caller never passes CR, LF or NUL (`isSafe`).
@@ -36,12 +40,12 @@ public enum ResponseHeadWriter {
         name.withUnsafeBytes { name in value.withUnsafeBytes { header(name, $0, into: &out) } }
     }
 
-    public static func header(_ name: StaticString, decimal value: Int, into out: inout [UInt8]) {
-        out.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-        out.append(0x3a)
-        out.append(0x20)
-        appendDecimal(value, into: &out)
-        out.append(contentsOf: crlf)
+    public static func header(_ name: StaticString, decimal value: Int, into out: inout ByteCursor) {
+        out.put(name)
+        out.put(0x3a)
+        out.put(0x20)
+        putDecimal(value, into: &out)
+        out.put("\r\n")
     }
 
     /// Whether a name or value may go on a header line as is.
@@ -55,8 +59,8 @@ public enum ResponseHeadWriter {
     }
 
     /// The blank line ending the head.
-    public static func end(into out: inout [UInt8]) {
-        out.append(contentsOf: crlf)
+    public static func end(into out: inout ByteCursor) {
+        out.put("\r\n")
     }
 
     /// A chunk's size line (`hex\r\n`); its data and `\r\n` follow.
@@ -76,19 +80,14 @@ public enum ResponseHeadWriter {
     /// The end of a chunked body: the last (empty) chunk, no trailers.
     public static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
     public static let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
-    static let http10: [UInt8] = Array("HTTP/1.0 ".utf8)
-    static let http11: [UInt8] = Array("HTTP/1.1 ".utf8)
-    static let ok10: [UInt8] = Array("HTTP/1.0 200 OK\r\n".utf8)
-    static let ok11: [UInt8] = Array("HTTP/1.1 200 OK\r\n".utf8)
+    static let http10: StaticString = "HTTP/1.0 "
+    static let http11: StaticString = "HTTP/1.1 "
+    static let ok10: StaticString = "HTTP/1.0 200 OK\r\n"
+    static let ok11: StaticString = "HTTP/1.1 200 OK\r\n"
 
-    public static func appendDecimal(_ value: Int, into out: inout [UInt8]) {
-        if value < 0 {
-            out.append(UInt8(ascii: "-"))
-            appendDecimal(-value, into: &out)
-            return
-        }
-        if value >= 10 { appendDecimal(value / 10, into: &out) }
-        out.append(0x30 + UInt8(value % 10))
+    static func putDecimal(_ value: Int, into out: inout ByteCursor) {
+        if value < 0 { out.put(UInt8(ascii: "-")) }
+        out.putDecimal(UInt64(value.magnitude))
     }
 
     /// The standard reason phrase (RFC 9110 §15).

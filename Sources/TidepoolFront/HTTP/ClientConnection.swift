@@ -185,12 +185,10 @@ final class ClientConnection {
     // MARK: writing
 
     func writeHead(of request: HTTPRequest, status: Int, reason: String?, contentLength: Int?, chunked: Bool) {
-        server.scratch.removeAll(keepingCapacity: true)
         request.serverClosing = server.closing
-        request.serializeHead(
-            status: status, reason: reason, contentLength: contentLength, chunked: chunked, date: server.dateHeader(),
-            into: &server.scratch)
-        server.scratch.withUnsafeBytes { _ = evbuffer_add(output, $0.baseAddress, $0.count) }
+        request.withSerializedHead(
+            status: status, reason: reason, contentLength: contentLength, chunked: chunked, date: server.dateHeader()
+        ) { _ = evbuffer_add(output, $0.baseAddress, $0.count) }
     }
 
     func writeBody(_ body: OpaquePointer) {

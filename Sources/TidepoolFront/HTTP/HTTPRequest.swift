@@ -122,6 +122,7 @@ final class HTTPRequest {
         guard !name.isEmpty, !name.contains(UInt8(ascii: ":")), ResponseHeadWriter.isSafe(name),
               ResponseHeadWriter.isSafe(value) else { return }
         note(name, value)
+        if outputHeaderLines.isEmpty { outputHeaderLines.reserveCapacity(256) }  // one allocation for the usual few
         ResponseHeadWriter.header(name, value, into: &outputHeaderLines)
     }
 
@@ -244,21 +245,25 @@ final class HTTPRequest {
     }
 
     /// Writes this request's head: status line, output headers, framing, Connection.
-    func serializeHead(status: Int, reason: String?, contentLength: Int?, chunked: Bool, date: [UInt8], into out: inout [UInt8]) {
-        ResponseHeadWriter.statusLine(versionMinor: head.versionMinor, status: status, reason: reason, into: &out)
-        out.append(contentsOf: outputHeaderLines)
-        if !outputHasDate { out.append(contentsOf: date) }
-        if let contentLength { ResponseHeadWriter.header("Content-Length", decimal: contentLength, into: &out) }
-        if chunked { out.append(contentsOf: Self.chunkedHeader) }
-        if !keepsConnection {
-            if !outputAsksClose { out.append(contentsOf: Self.closeHeader) }
-        } else if head.versionMinor == 0 {
-            out.append(contentsOf: Self.keepAliveHeader)
-        }
-        ResponseHeadWriter.end(into: &out)
+    /// Passes `body` the head (in memory valid during the call).
+    func withSerializedHead<R>(
+        status: Int, reason: String?, contentLength: Int?, chunked: Bool, date: [UInt8],
+        _ body: (UnsafeRawBufferPointer) -> R
+    ) -> R {
+        // The framing lines below and Content-Length's digits fit in 128 bytes.
+        let capacity = ResponseHeadWriter.statusLineBytes(reason: reason) + outputHeaderLines.count + date.count + 128
+        return ByteCursor.withBytes(capacity: capacity, { out in
+            ResponseHeadWriter.statusLine(versionMinor: head.versionMinor, status: status, reason: reason, into: &out)
+            out.put(outputHeaderLines)
+            if !outputHasDate { out.put(date) }
+            if let contentLength { ResponseHeadWriter.header("Content-Length", decimal: contentLength, into: &out) }
+            if chunked { out.put("Transfer-Encoding: chunked\r\n") }
+            if !keepsConnection {
+                if !outputAsksClose { out.put("Connection: close\r\n") }
+            } else if head.versionMinor == 0 {
+                out.put("Connection: keep-alive\r\n")
+            }
+            ResponseHeadWriter.end(into: &out)
+        }, done: body)
     }
-
-    private static let chunkedHeader = Array("Transfer-Encoding: chunked\r\n".utf8)
-    private static let closeHeader = Array("Connection: close\r\n".utf8)
-    private static let keepAliveHeader = Array("Connection: keep-alive\r\n".utf8)
 }

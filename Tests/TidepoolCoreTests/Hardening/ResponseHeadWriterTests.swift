@@ -3,19 +3,23 @@ import Testing
 
 @Suite struct ResponseHeadWriterTests {
     @Test func statusLineAndHeaders() {
-        var out: [UInt8] = []
-        ResponseHeadWriter.statusLine(versionMinor: 1, status: 200, reason: nil, into: &out)
-        ResponseHeadWriter.header(Array("Content-Type".utf8), Array("text/plain".utf8), into: &out)
-        ResponseHeadWriter.header("Content-Length", decimal: 1234, into: &out)
-        ResponseHeadWriter.end(into: &out)
-        #expect(String(decoding: out, as: UTF8.self) == "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1234\r\n\r\n")
+        var line: [UInt8] = []
+        ResponseHeadWriter.header(Array("Content-Type".utf8), Array("text/plain".utf8), into: &line)
+        let head = ByteCursor.withBytes(capacity: 256, { out in
+            ResponseHeadWriter.statusLine(versionMinor: 1, status: 200, reason: nil, into: &out)
+            out.put(line)
+            ResponseHeadWriter.header("Content-Length", decimal: 1234, into: &out)
+            ResponseHeadWriter.header("X-Negative", decimal: -5, into: &out)
+            ResponseHeadWriter.end(into: &out)
+        }) { String(decoding: $0, as: UTF8.self) }
+        #expect(head == "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1234\r\nX-Negative: -5\r\n\r\n")
     }
 
     @Test func reasons() {
         func line(_ minor: UInt8, _ status: Int, _ reason: String?) -> String {
-            var out: [UInt8] = []
-            ResponseHeadWriter.statusLine(versionMinor: minor, status: status, reason: reason, into: &out)
-            return String(decoding: out, as: UTF8.self)
+            ByteCursor.withBytes(capacity: ResponseHeadWriter.statusLineBytes(reason: reason), {
+                ResponseHeadWriter.statusLine(versionMinor: minor, status: status, reason: reason, into: &$0)
+            }) { String(decoding: $0, as: UTF8.self) }
         }
         #expect(line(0, 404, nil) == "HTTP/1.0 404 Not Found\r\n")
         #expect(line(0, 200, nil) == "HTTP/1.0 200 OK\r\n")
@@ -27,6 +31,9 @@ import Testing
         #expect(line(1, 500, "bad\r\nX: y") == "HTTP/1.1 500 Internal Server Error\r\n")
         #expect(line(1, 299, nil) == "HTTP/1.1 299 Success\r\n")
         #expect(line(1, 431, nil) == "HTTP/1.1 431 Request Header Fields Too Large\r\n")
+        #expect(line(1, Int.min, nil) == "HTTP/1.1 \(Int.min) Server Error\r\n")
+        let long = String(repeating: "é", count: 300)
+        #expect(line(1, 418, long) == "HTTP/1.1 418 \(long)\r\n")
     }
 
     @Test func chunkHeaders() {
