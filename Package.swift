@@ -128,7 +128,10 @@ let package = Package(
             dependencies: ["LoadCore", .product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
         .testTarget(name: "TidepoolProjectTests", dependencies: ["TidepoolProject"]),
-        .testTarget(name: "TidepoolFrontTests", dependencies: ["TidepoolFront"]),
+        .testTarget(
+            name: "TidepoolFrontTests",
+            dependencies: ["TidepoolFront", .product(name: "Prometheus", package: "swift-prometheus")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import Prometheus
 import Testing
 import TidepoolCore
 @testable import TidepoolFront
@@ -28,13 +29,13 @@ struct HostMetricsTests {
         update(metrics, instances: [1, 2])
         for _ in 0..<3 { metrics.invocationEnded(cpuNanos: 500_000_000) }
         metrics.instanceLifetime(memoryMB: 2048, duration: .seconds(3))
-        metrics.requestCompleted(status: 200, error: nil, duration: .milliseconds(5), queueWait: .zero)
+        metrics.requestCompleted(status: 200, error: nil, durationNanos: 5_000_000, queueWaitNanos: 0)
         // Instance 1 dies and is replaced by 3: nothing the host counted goes away.
         metrics.scaleEvent(direction: .up, reason: .died)
         metrics.instanceStarted(kind: .fork, coldStart: .milliseconds(20))
         update(metrics, instances: [2, 3])
         metrics.invocationEnded(cpuNanos: 500_000_000)
-        metrics.requestCompleted(status: 502, error: .noResponse, duration: .milliseconds(5), queueWait: nil)
+        metrics.requestCompleted(status: 502, error: .noResponse, durationNanos: 5_000_000, queueWaitNanos: nil)
 
         let out = text(metrics)
         #expect(value(out, "tidepool_invocations_total") == 4)
@@ -64,10 +65,10 @@ struct HostMetricsTests {
     @Test func labelSetsAreClosed() {
         let metrics = HostMetrics()
         for status in [0, 99, 101, 200, 204, 301, 404, 499, 500, 503, 600, 999] {
-            metrics.requestCompleted(status: status, error: nil, duration: .milliseconds(1), queueWait: nil)
+            metrics.requestCompleted(status: status, error: nil, durationNanos: 1_000_000, queueWaitNanos: nil)
         }
         for code in ErrorCode.allCases {
-            metrics.requestCompleted(status: Int(code.status), error: code, duration: .milliseconds(1), queueWait: nil)
+            metrics.requestCompleted(status: Int(code.status), error: code, durationNanos: 1_000_000, queueWaitNanos: nil)
         }
         let classes = Set(text(metrics).split(separator: "\n")
             .filter { $0.hasPrefix("tidepool_requests_total{") }
@@ -93,5 +94,25 @@ struct HostMetricsTests {
         #expect(ObservedRequests.loggable(path: Array("/a\nb\u{7f}".utf8)) == "/a?b?")
         let long = ObservedRequests.loggable(path: Array(repeating: UInt8(ascii: "x"), count: 2000))
         #expect(long.count == ObservedRequests.maxLoggedPath + 1)
+    }
+}
+
+/// `LoopHistogram` must render exactly what swift-prometheus's histogram
+/// rendered for the same recordings: dashboards and `promtool` read the text.
+struct LoopHistogramTests {
+    @Test func rendersLikeSwiftPrometheus() {
+        let descriptor = MetricNameDescriptor.tidepool("request_duration", unit: "seconds", help: #"Time \ with a backslash."#)
+        let registry = PrometheusCollectorRegistry()
+        let reference = registry.makeDurationHistogram(descriptor: descriptor, buckets: HostMetrics.latencyBuckets)
+        let loop = LoopHistogram(descriptor: descriptor, buckets: HostMetrics.latencyBuckets)
+        let millis: [Int64] = [0, 1, 2, 3, 25, 26, 999, 1000, 1001, 59_999, 299_999, 300_000, 300_001, 10_000_000]
+        for value in millis.map({ $0 * 1_000_000 }) + [1, 999_999, 1_000_001, 2_500_000] {
+            reference.record(.nanoseconds(value))
+            loop.record(nanoseconds: value)
+        }
+        var text: [UInt8] = []
+        loop.emit(into: &text)
+        #expect(String(decoding: text, as: UTF8.self) == String(decoding: registry.emitToBuffer(), as: UTF8.self))
+        #expect(loop.count == 18)
     }
 }

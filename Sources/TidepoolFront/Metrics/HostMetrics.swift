@@ -58,8 +58,9 @@ public final class HostMetrics {
 
     public let registry = PrometheusCollectorRegistry()
 
-    private let requestDuration: DurationHistogram
-    private let queueWait: DurationHistogram
+    // Recorded per request: LoopHistogram, rendered after the registry's series.
+    private let requestDuration: LoopHistogram
+    private let queueWait: LoopHistogram
     private let coldStartDuration: DurationHistogram
     private let invocations: Counter
     private let activeCPUSeconds: Counter
@@ -73,9 +74,9 @@ public final class HostMetrics {
 
     public init() {
         let r = registry
-        requestDuration = r.makeDurationHistogram(
+        requestDuration = LoopHistogram(
             descriptor: .tidepool("request_duration", unit: "seconds", help: "Time from a request's arrival at the front to its reply (queue wait included)."), buckets: Self.latencyBuckets)
-        queueWait = r.makeDurationHistogram(
+        queueWait = LoopHistogram(
             descriptor: .tidepool("request_queue_wait", unit: "seconds", help: "Time app requests waited for a free slot before dispatch."), buckets: Self.latencyBuckets)
         coldStartDuration = r.makeDurationHistogram(
             descriptor: .tidepool("cold_start_duration", unit: "seconds", help: "Time from the decision to start an instance to its ready message."), buckets: Self.coldStartBuckets)
@@ -111,10 +112,11 @@ public final class HostMetrics {
 
     /// A request (app or static; not `/_tidepool/`) got its reply, or was cut.
     /// `status` 0 means the connection was reset before a status was sent.
-    public func requestCompleted(status: Int, error: ErrorCode?, duration: Duration, queueWait wait: Duration?) {
+    /// Times in nanoseconds, as the host's clock reads them.
+    public func requestCompleted(status: Int, error: ErrorCode?, durationNanos: Int64, queueWaitNanos wait: Int64?) {
         requests(statusClass: Self.statusClassIndex(status), error: error).increment()
-        requestDuration.record(duration)
-        if let wait { queueWait.record(wait) }
+        requestDuration.record(nanoseconds: durationNanos)
+        if let wait { queueWait.record(nanoseconds: wait) }
     }
 
     /// An instance answered `ready`, `coldStart` after the host decided to start it.
@@ -161,7 +163,10 @@ public final class HostMetrics {
 
     /// The exposition text.
     public func render() -> [UInt8] {
-        registry.emitToBuffer()
+        var text = registry.emitToBuffer()
+        requestDuration.emit(into: &text)
+        queueWait.emit(into: &text)
+        return text
     }
 
     // MARK: - Series (the registry returns the existing series for a known name and labels)

@@ -51,8 +51,8 @@ extension HostRuntime {
         let durationNanos = now &- trace.arrivedAt
         let queueNanos = trace.dispatchedAt.map { $0 &- trace.arrivedAt }
         metrics.requestCompleted(
-            status: status, error: error, duration: .nanoseconds(Int64(durationNanos)),
-            queueWait: queueNanos.map { .nanoseconds(Int64($0)) })
+            status: status, error: error, durationNanos: Int64(clamping: durationNanos),
+            queueWaitNanos: queueNanos.map { Int64(clamping: $0) })
         guard accessLog != nil else { return }  // TIDEPOOL_LOG_LEVEL=warning: no access log
         let entry = AccessLog.Entry(
             method: trace.method, path: trace.loggedPath, status: status, durationNanos: durationNanos,
