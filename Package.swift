@@ -22,12 +22,13 @@ let pythonLinkage: [LinkerSetting] =
     ]
     : [.linkedLibrary("python3.11")]
 
-/// Release builds of the host's modules skip Swift's run-time exclusivity checks (the
-/// compile-time ones stay, and debug builds, which `swift test` runs, keep both). The
-/// host's event loop touches its class-held state (`requests`, `instances`, scratch
-/// buffers) ~45 times per request, and each checked access is a `swift_beginAccess`/
-/// `swift_endAccess` pair into a thread-local access set: 2,800 of the host's 48,600
-/// instructions per proxied request (callgrind, README "Performance").
+/// Release builds of the host's and the instance's modules skip Swift's run-time
+/// exclusivity checks (the compile-time ones stay, and debug builds, which `swift test`
+/// runs, keep both). The host's event loop touches its class-held state (`requests`,
+/// `instances`, scratch buffers) ~45 times per request, and each checked access is a
+/// `swift_beginAccess`/`swift_endAccess` pair into a thread-local access set: 2,800 of
+/// the host's 48,600 instructions per proxied request; in an instance, building the
+/// environ took 12 of them per header (callgrind, README "Performance").
 let uncheckedExclusivity: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
 ]
@@ -90,6 +91,7 @@ let package = Package(
                 "TidepoolCore", "CPython", "CTidepoolLinux",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: uncheckedExclusivity,
             linkerSettings: pythonLinkage
         ),
         // The CLI: wiring only.
