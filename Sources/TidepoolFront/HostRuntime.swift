@@ -24,6 +24,8 @@ final class HostRuntime {
     }
 
     let configuration: Configuration
+    /// `maxDuration` in milliseconds, as each request head frame carries it.
+    let requestTimeoutMillis: UInt32
     /// The version being served; a redeploy replaces it (Redeploy.swift).
     var app: AppTarget
     let executable: String
@@ -102,6 +104,7 @@ final class HostRuntime {
         reloading: Reloading? = nil
     ) throws(HostError) {
         self.configuration = configuration
+        requestTimeoutMillis = UInt32(min(configuration.maxDurationSeconds * 1000, Double(UInt32.max)).rounded())
         self.router = router
         self.app = app
         self.reloading = reloading

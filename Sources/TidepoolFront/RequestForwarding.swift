@@ -163,11 +163,10 @@ extension HostRuntime {
         writer.header("X-Forwarded-Proto", "http", into: &frame)
         if let hostHeader { writer.header("X-Forwarded-Host", value: hostHeader, into: &frame) }
 
-        let timeout = min(configuration.maxDurationSeconds * 1000, Double(UInt32.max)).rounded()
         withServerName(hostHeader: hostHeader) { serverName in
             writer.end(
                 remoteAddress: peer, remotePort: peerPort, serverName: serverName,
-                serverPort: UInt16(clamping: configuration.port), scheme: "http", timeoutMillis: UInt32(timeout),
+                serverPort: UInt16(clamping: configuration.port), scheme: "http", timeoutMillis: requestTimeoutMillis,
                 into: &frame)
         }
     }
@@ -175,8 +174,16 @@ extension HostRuntime {
     private static let droppedRequestHeaderBytes = droppedRequestHeaders.map { Array($0.utf8) }
     private static let droppedRequestHeaderPrefixBytes = droppedRequestHeaderPrefixes.map { Array($0.utf8) }
 
+    /// The first letters of `droppedRequestHeaders` and the prefixes, one bit
+    /// per letter: most names (Host, Accept, …) are ruled out by one test.
+    private static let droppedFirstLetters: UInt32 = (droppedRequestHeaderBytes + droppedRequestHeaderPrefixBytes)
+        .reduce(0) { $0 | 1 << UInt32($1[0] - UInt8(ascii: "a")) }
+
     /// `droppedRequestHeaders` or a `droppedRequestHeaderPrefixes` name, compared as ASCII.
     private static func isDroppedRequestHeader(_ name: UnsafeRawBufferPointer) -> Bool {
+        guard let first = name.first else { return false }
+        let letter = ASCIICase.lower(first) &- UInt8(ascii: "a")
+        guard letter < 26, droppedFirstLetters & (1 << UInt32(letter)) != 0 else { return false }
         for dropped in droppedRequestHeaderBytes where dropped.withUnsafeBytes({ ASCIICase.equals(name, $0) }) {
             return true
         }

@@ -44,9 +44,10 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
 extension Duration {
     /// Whole nanoseconds (sub-nanosecond parts are dropped). The scheduler
     /// works in nanoseconds because the wire protocol reports times that way.
+    /// From `attoseconds`: one 128-bit division, where `components` took
+    /// two (~190 instructions, per request on the scheduler's finish path).
     var inNanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
+        Int64(truncatingIfNeeded: attoseconds / 1_000_000_000)
     }
 
     /// The duration in (fractional) seconds, for averages and rates.

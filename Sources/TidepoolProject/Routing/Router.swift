@@ -30,6 +30,9 @@ public struct Router: Sendable {
     }
 
     /// `lookup` says what a URL path (`/docs`, `/docs/index.html`) names under `public/`.
+    /// What rules without `has`/`missing` conditions see: built once, not per request.
+    private static let noFacts = RequestFacts(headers: [], query: nil)
+
     public func route(_ request: RouteRequest, lookup: (String) -> PublicEntry) -> RouteDecision {
         let path = request.path
         if config.cleanUrls, let location = PathNormalization.cleanUrlsRedirect(path, trailingSlash: config.trailingSlash) {
@@ -38,7 +41,7 @@ public struct Router: Sendable {
         if let enabled = config.trailingSlash, let location = PathNormalization.trailingSlashRedirect(path, enabled: enabled) {
             return RouteDecision(action: .redirect(status: 308, location: Self.withQuery(location, request.query)))
         }
-        let facts = readsRequestHeaders ? RequestFacts(headers: request.headers, query: request.query) : RequestFacts(headers: [], query: nil)
+        let facts = readsRequestHeaders ? RequestFacts(headers: request.headers, query: request.query) : Self.noFacts
         for rule in config.redirects {
             guard let match = rule.source.match(path).map(Self.encoded),
                   let captured = RouteCondition.evaluate(has: rule.has, missing: rule.missing, request: facts)

@@ -62,6 +62,15 @@ import Testing
         }
     }
 
+    @Test func durationsBecomeWholeNanosecondsTruncated() {
+        #expect(Duration.nanoseconds(123).inNanoseconds == 123)
+        #expect(Duration.seconds(-1.5).inNanoseconds == -1_500_000_000)
+        #expect(Duration(attoseconds: 1_999_999_999).inNanoseconds == 1)
+        #expect(Duration(attoseconds: -1_999_999_999).inNanoseconds == -1)
+        #expect((Duration.seconds(3) + Duration(attoseconds: 999_999_999)).inNanoseconds == 3_000_000_000)
+        #expect(Duration.seconds(86_400 * 365).inNanoseconds == 31_536_000_000_000_000)
+    }
+
     @Test func cpuShareFromStatsIsTheDeltaOverBusyTime() {
         var cpu = CPUSaturation(window: .seconds(2), since: t0)
         cpu.recordStats(cpuTotal: .seconds(10), at: t0)
