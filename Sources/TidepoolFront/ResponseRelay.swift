@@ -242,17 +242,30 @@ extension HostRuntime {
         return declared
     }
 
-    /// A Content-Length value as `Int`, spaces and tabs around it ignored (nil: not a number).
+    /// A Content-Length value (`1*DIGIT`, spaces and tabs around it ignored) as
+    /// `Int`; nil when it is not one, or has more than 18 digits.
     static func decimal(_ value: UnsafeRawBufferPointer) -> Int? {
-        Int(String(decoding: RequestFraming.trim(value), as: UTF8.self))
+        let digits = RequestFraming.trim(value)
+        guard !digits.isEmpty, digits.count <= 18 else { return nil }
+        var number = 0
+        for byte in digits {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            number = number * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return number
     }
 
-    /// `isHopByHop` for an ASCII name, without making a lowercased String.
+    /// `isHopByHop` for an ASCII name, without making a lowercased String; the
+    /// length picks the one or two names it can be.
     private static func isHopByHop(asciiName name: UnsafeRawBufferPointer) -> Bool {
-        ASCIICase.equals(name, "connection") || ASCIICase.equals(name, "keep-alive")
-            || ASCIICase.equals(name, "transfer-encoding") || ASCIICase.equals(name, "te")
-            || ASCIICase.equals(name, "trailer") || ASCIICase.equals(name, "upgrade")
-            || ASCIICase.hasPrefix(name, UnsafeRawBufferPointer(start: proxyPrefix.utf8Start, count: proxyPrefix.utf8CodeUnitCount))
+        switch name.count {
+        case 2: if ASCIICase.equals(name, "te") { return true }
+        case 7: if ASCIICase.equals(name, "trailer") || ASCIICase.equals(name, "upgrade") { return true }
+        case 10: if ASCIICase.equals(name, "connection") || ASCIICase.equals(name, "keep-alive") { return true }
+        case 17: if ASCIICase.equals(name, "transfer-encoding") { return true }
+        default: break
+        }
+        return ASCIICase.hasPrefix(name, UnsafeRawBufferPointer(start: proxyPrefix.utf8Start, count: proxyPrefix.utf8CodeUnitCount))
     }
 
     private static let proxyPrefix: StaticString = "proxy-"

@@ -52,3 +52,14 @@ struct HTTPRequestOutputTests {
             == "HTTP/1.1 200 OK\r\nSet-Cookie: a=b; Path=/\r\nX-Two: two words\r\nContent-Length: 0\r\n\r\n")
     }
 }
+
+/// An app's Content-Length, as the front reads it to limit and frame the reply.
+struct ContentLengthValueTests {
+    @Test(arguments: [
+        ("0", 0), ("42", 42), (" 7\t", 7), ("123456789012345678", 123_456_789_012_345_678),
+        ("", nil), ("  ", nil), ("+5", nil), ("-5", nil), ("5 5", nil), ("0x10", nil), ("1234567890123456789", nil),
+    ] as [(String, Int?)])
+    func digitsOnly(text: String, expected: Int?) {
+        #expect(Array(text.utf8).withUnsafeBytes { HostRuntime.decimal($0) } == expected)
+    }
+}

@@ -14,7 +14,7 @@ public struct ByteCursor {
 
     /// Runs `body` with a cursor over `capacity` bytes of stack memory, then
     /// `done` with what it wrote. Writing past `capacity` traps.
-    @inlinable
+    @inlinable @inline(__always)
     public static func withBytes<R>(
         capacity: Int, _ body: (inout ByteCursor) -> Void, done: (UnsafeRawBufferPointer) -> R
     ) -> R {
@@ -25,7 +25,7 @@ public struct ByteCursor {
         }
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     init(start: UnsafeMutablePointer<UInt8>, capacity: Int) {
         self.start = start
         self.capacity = capacity
@@ -34,14 +34,14 @@ public struct ByteCursor {
     /// Bytes written so far.
     @inlinable public var count: Int { position }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func put(_ byte: UInt8) {
         precondition(position < capacity, "ByteCursor: past its capacity")
         start[position] = byte
         position += 1
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func put(_ bytes: UnsafeRawBufferPointer) {
         guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
         precondition(bytes.count <= capacity - position, "ByteCursor: past its capacity")
@@ -49,25 +49,25 @@ public struct ByteCursor {
         position += bytes.count
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func put(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { put($0) }
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func put(_ text: StaticString) {
         put(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     /// Big-endian, as the wire protocol writes lengths and ids.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func putU32(_ value: UInt32) {
         precondition(4 <= capacity - position, "ByteCursor: past its capacity")
         UnsafeMutableRawPointer(start + position).storeBytes(of: value.bigEndian, as: UInt32.self)
         position += 4
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func putU16(_ value: UInt16) {
         precondition(2 <= capacity - position, "ByteCursor: past its capacity")
         UnsafeMutableRawPointer(start + position).storeBytes(of: value.bigEndian, as: UInt16.self)
@@ -76,14 +76,14 @@ public struct ByteCursor {
 
     /// Overwrites four bytes at `offset` (a length or count written as a
     /// placeholder before what it counts).
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func setU32(_ value: UInt32, at offset: Int) {
         precondition(offset >= 0 && offset <= position - 4, "ByteCursor: not written yet")
         UnsafeMutableRawPointer(start + offset).storeBytes(of: value.bigEndian, as: UInt32.self)
     }
 
     /// `value` in decimal, as `String(value)` prints it.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func putDecimal(_ value: UInt64) {
         var digits = 1
         var rest = value / 10

@@ -55,6 +55,8 @@ public struct HeaderBlock: Sendable, Equatable {
     }
 
     /// Each name and value in order, as views into the block (valid during `body`).
+    /// Inlinable: the host calls it per response, and a closure call per header cost more than the walk.
+    @inlinable
     public func forEach(_ body: (_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void) rethrows {
         try bytes.withUnsafeBytes { raw in
             var offset = 4
