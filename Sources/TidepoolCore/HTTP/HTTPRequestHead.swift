@@ -62,9 +62,7 @@ public struct HTTPRequestHead: Sendable {
         var lineStart = 0
         /// The next line [start, end) without its line ending; `lineStart` moves past it.
         func nextLine() -> Range<Int>? {
-            var i = lineStart
-            while i < count, bytes[i] != 0x0a { i += 1 }
-            guard i < count else { return nil }
+            guard let i = firstIndex(bytes, of: 0x0a, in: lineStart..<count) else { return nil }
             var end = i
             if end > lineStart, bytes[end - 1] == 0x0d { end -= 1 }
             let line = lineStart..<end
@@ -227,8 +225,18 @@ public struct HTTPRequestHead: Sendable {
         return alpha || (0x30...0x39).contains(b) || b == UInt8(ascii: "+") || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
     }
 
+    /// Eight bytes at a time (a word XORed with the byte repeated is zero
+    /// where they match; the lowest flagged byte is the first match), then
+    /// byte by byte: a head is mostly long lines.
     static func firstIndex(_ bytes: UnsafeRawBufferPointer, of byte: UInt8, in range: Range<Int>) -> Int? {
         var i = range.lowerBound
+        let pattern = UInt64(byte) &* 0x0101_0101_0101_0101
+        while i + 8 <= range.upperBound {
+            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) ^ pattern
+            let zeros = (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080
+            if zeros != 0 { return i + zeros.trailingZeroBitCount / 8 }
+            i += 8
+        }
         while i < range.upperBound {
             if bytes[i] == byte { return i }
             i += 1

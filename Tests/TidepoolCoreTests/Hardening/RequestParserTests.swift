@@ -293,3 +293,24 @@ extension Outcome {
         return false
     }
 }
+
+/// The word-at-a-time byte search the head parser uses finds exactly what a
+/// byte-by-byte search finds: every range, every byte value (high bytes and
+/// the byte just below the target included, where the trick could misfire).
+@Suite struct ByteSearchTests {
+    @Test func matchesTheNaiveSearch() {
+        var random = SplitMix64(seed: 42)
+        for _ in 0..<2_000 {
+            let count = Int(random.next() % 40)
+            let alphabet: [UInt8] = [0x0a, 0x0b, 0x09, 0x3a, 0x3b, 0x39, 0x20, 0x00, 0x80, 0x8a, 0xff, 0x61]
+            let bytes = (0..<count).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] }
+            let lower = count == 0 ? 0 : Int(random.next() % UInt64(count + 1))
+            let upper = lower + Int(random.next() % UInt64(count - lower + 1))
+            for target in [UInt8(0x0a), 0x3a, 0x20, 0x00, 0xff] {
+                let naive = bytes[lower..<upper].firstIndex(of: target)
+                let fast = bytes.withUnsafeBytes { HTTPRequestHead.firstIndex($0, of: target, in: lower..<upper) }
+                #expect(fast == naive, "\(bytes) \(lower)..<\(upper) \(target)")
+            }
+        }
+    }
+}
