@@ -8,7 +8,7 @@ import TidepoolProject
 /// TidepoolProject; here are only the replies.
 extension HostRuntime {
     /// Routes a request that is not for `/_tidepool/`. `path` is the decoded URL path.
-    func routeRequest(_ request: HTTPRequest, target: [UInt8], path: [UInt8]) {
+    func routeRequest(_ request: HTTPRequest, target: ArraySlice<UInt8>, path: [UInt8]) {
         let pathText = String(decoding: path, as: UTF8.self)
         guard pathText.utf8.count == path.count else {
             forward(request)  // not UTF-8: no rule or file can name it; the app decides
@@ -58,7 +58,7 @@ extension HostRuntime {
     }
 
     /// The query string of a request-target (between `?` and `#`), nil when there is none.
-    static func rawQuery(of target: [UInt8]) -> String? {
+    static func rawQuery(of target: ArraySlice<UInt8>) -> String? {
         guard let mark = target.firstIndex(of: UInt8(ascii: "?")) else { return nil }
         let end = target[mark...].firstIndex(of: UInt8(ascii: "#")) ?? target.endIndex
         return String(decoding: target[(mark + 1)..<end], as: UTF8.self)

@@ -81,7 +81,7 @@ extension HostRuntime {
             if let code = rejection.code { sendError(request, code) } else { sendPlain(request, status: rejection.status) }
             return
         }
-        let target = Array(request.target)
+        let target = request.target  // a view of the head's bytes: no copy
         let path = URLPath.decodedPath(ofTarget: target)
         if path.elementsEqual(Self.internalPrefix.dropLast()) || path.starts(with: Self.internalPrefix) {
             untrace(request)  // `/_tidepool/` is not traffic

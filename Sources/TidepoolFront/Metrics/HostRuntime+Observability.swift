@@ -13,12 +13,12 @@ extension HostRuntime {
     func traceArrived(_ request: HTTPRequest) {
         request.trace = RequestTrace(
             arrivedAt: tp_monotonic_nanos(), method: request.methodText,
-            pathBytes: Array(request.target.prefix { $0 != UInt8(ascii: "?") }))
+            rawPath: request.target.prefix { $0 != UInt8(ascii: "?") })
     }
 
     /// The request is for the app or a static file: log its decoded path.
     func traceRouted(_ request: HTTPRequest, path: [UInt8]) {
-        request.trace?.pathBytes = path
+        request.trace?.routedPath = path
     }
 
     /// The request is for `/_tidepool/`: not traffic, neither counted nor logged.
@@ -28,10 +28,10 @@ extension HostRuntime {
 
     /// The request was sent to `instance`.
     func traceDispatched(_ request: HTTPRequest, instance: UInt32, at now: UInt64) {
-        guard let trace = request.trace else { return }
-        trace.dispatchedAt = now
-        trace.instance = instance
-        trace.cold = observed.warmInstances.insert(instance).inserted
+        guard request.trace != nil else { return }
+        request.trace?.dispatchedAt = now
+        request.trace?.instance = instance
+        request.trace?.cold = observed.warmInstances.insert(instance).inserted
     }
 
     /// A request's reply ended: written (its status and error code final), or

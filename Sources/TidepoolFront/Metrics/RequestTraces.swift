@@ -2,21 +2,25 @@ import TidepoolCore
 
 /// What the access log and the request metrics need to know about one request
 /// between its arrival and its reply.
-final class RequestTrace {
+struct RequestTrace {
     let arrivedAt: UInt64
     let method: String
-    /// The raw target's path at arrival, the decoded path once routed. Made
-    /// loggable only when a line is written (`path`), not per request.
-    var pathBytes: [UInt8]
+    /// The raw target's path: a view of the request's head bytes, copied
+    /// only if the request ends unrouted (refused, `/_tidepool/` on the admin port).
+    let rawPath: ArraySlice<UInt8>
+    /// The decoded path, once routed. Made loggable only when a line is
+    /// written (`path`), not per request.
+    var routedPath: [UInt8]?
+    var pathBytes: [UInt8] { routedPath ?? Array(rawPath) }
     var dispatchedAt: UInt64?
     var instance: UInt32?
     /// The first request its instance ever got.
     var cold = false
 
-    init(arrivedAt: UInt64, method: String, pathBytes: [UInt8]) {
+    init(arrivedAt: UInt64, method: String, rawPath: ArraySlice<UInt8>) {
         self.arrivedAt = arrivedAt
         self.method = method
-        self.pathBytes = pathBytes
+        self.rawPath = rawPath
     }
 
     /// The path as the access log shows it.
