@@ -74,9 +74,15 @@ extension HostRuntime {
         let peerPort = connection.peerPort
         connection.peerAddress.withUnsafeBytes { peer in
             request.headBytes.withUnsafeBytes { headBytes in
-                // Every header comes from the head's bytes, or repeats a part of
-                // them (Host, X-Forwarded-For) or the peer's address.
-                let capacity = 512 + 3 * headBytes.count + 4 * peer.count + (pending.rewrittenTarget?.count ?? 0)
+                // What is written comes from the head's bytes, the peer's address
+                // (4 times at most), a rewritten target, or fixed text (under 512
+                // bytes with the lengths of the 5 added headers). The head's
+                // bytes go once, plus: the Host value again as X-Forwarded-Host
+                // and as SERVER_NAME, and the client's X-Forwarded-For inside
+                // ours — both repaired as UTF-8 there, where an invalid byte
+                // becomes 3. Host and X-Forwarded-For values share the head, so
+                // all of it is at most 5 times the head.
+                let capacity = 512 + 5 * headBytes.count + 4 * peer.count + (pending.rewrittenTarget?.count ?? 0)
                     + RequestHeadWriter.bytesPerHeader * request.head.fields.count + configuration.host.utf8.count
                 ByteCursor.withBytes(capacity: capacity, { frame in
                     appendRequestHead(

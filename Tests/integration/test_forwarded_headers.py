@@ -50,3 +50,19 @@ def test_repeated_and_oddly_cased_client_copies_are_dropped(server):
     assert headers["x-forwarded-for"] == "127.0.0.1"
     assert headers["x-forwarded-host"] == "h.example"
     assert "x-tidepool-a" not in headers
+
+
+def test_a_host_header_of_invalid_utf8_near_the_head_limit_is_forwarded(server):
+    """SERVER_NAME is the Host header repaired as UTF-8, where each invalid
+    byte becomes three (U+FFFD), and the Host value is also sent again as
+    X-Forwarded-Host: the frame sent to the instance is several times the
+    head. The front sizes its buffer for that; this head, just under the
+    32 KiB limit, once made it overrun and stop the host."""
+    host = b"\xff" * 32_000
+    request = b"GET /echo HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n"
+    status, _, body = raw_request(server.port, request)
+    assert status == 200
+    import json
+    data = json.loads(body)
+    assert len(data["headers"]["x-forwarded-host"]) == len(host)
+    assert server.get("/echo").status_code == 200  # the host is still serving

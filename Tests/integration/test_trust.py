@@ -6,10 +6,12 @@ Scoped out here: admin-port binding (the metrics branch adds --admin-port),
 statics outside public/ (test_example_app.py), running instances as an
 unprivileged user with rlimits when started as root (not implemented)."""
 
+import json
+
 import pytest
 import requests
 
-from conftest import Tidepool, prepare_project
+from conftest import Tidepool, prepare_project, raw_request
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -66,5 +68,22 @@ def test_forwarded_for_replaced_for_untrusted_peer(tmp_path):
     try:
         seen = server.get("/headers", headers={"X-Forwarded-For": "203.0.113.7"}).json()
         assert seen["HTTP_X_FORWARDED_FOR"] == "127.0.0.1"
+    finally:
+        server.stop()
+
+
+def test_invalid_utf8_forwarded_for_and_host_from_a_trusted_proxy(tmp_path):
+    """A trusted proxy's X-Forwarded-For is repaired as UTF-8 into ours, and
+    the Host value goes out twice more: a head just under the 32 KiB limit made
+    of invalid bytes must still be forwarded, and the host keep serving."""
+    server = start(tmp_path, 'trustedProxies = ["127.0.0.0/8", "::1"]\n')
+    try:
+        request = (b"GET /headers HTTP/1.1\r\nHost: " + b"\xff" * 15_000 + b"\r\nX-Forwarded-For: "
+                   + b"\xfe" * 16_000 + b"\r\nConnection: close\r\n\r\n")
+        status, _, body = raw_request(server.port, request)
+        assert status == 200
+        seen = json.loads(body)
+        assert seen["HTTP_X_FORWARDED_FOR"].endswith(", 127.0.0.1")
+        assert server.get("/headers").status_code == 200
     finally:
         server.stop()
