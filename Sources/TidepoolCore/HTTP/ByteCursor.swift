@@ -2,8 +2,8 @@
 /// longest possible result (`withBytes`), then hands the result over in one
 /// piece.
 ///
-/// The host formats a few short texts per request (the access log line, the
-/// response head). Appended to an `Array` piece by piece, each piece paid a
+/// The host formats a few short texts per request (the request frame for the
+/// instance, the response head, the access log line). Appended to an `Array` piece by piece, each piece paid a
 /// uniqueness and a capacity check and often an out-of-line call: the access
 /// log line alone took ~30 appends. Here a piece is a store or a `memcpy`.
 /// Inlinable, so the front's calls compile to those stores.
@@ -12,8 +12,13 @@ public struct ByteCursor {
     @usableFromInline let capacity: Int
     @usableFromInline var position = 0
 
-    /// Runs `body` with a cursor over `capacity` bytes of stack memory, then
-    /// `done` with what it wrote. Writing past `capacity` traps.
+    /// Runs `body` with a cursor over `capacity` bytes of stack memory (heap
+    /// memory when large), then `done` with what it wrote.
+    ///
+    /// `capacity` must bound what `body` can write for any input: writing
+    /// past it traps, and in the host that stops every request. Each caller
+    /// states its bound beside the call (the request frame's is 5 times the
+    /// client's head: values are repeated and repaired as UTF-8).
     @inlinable @inline(__always)
     public static func withBytes<R>(
         capacity: Int, _ body: (inout ByteCursor) -> Void, done: (UnsafeRawBufferPointer) -> R
