@@ -242,17 +242,10 @@ extension HostRuntime {
         return declared
     }
 
-    /// A Content-Length value (`1*DIGIT`, spaces and tabs around it ignored) as
-    /// `Int`; nil when it is not one, or has more than 18 digits.
+    /// The app's Content-Length (spaces and tabs around it ignored), read by
+    /// the rule requests are read by (`RequestFraming.contentLength`).
     static func decimal(_ value: UnsafeRawBufferPointer) -> Int? {
-        let digits = RequestFraming.trim(value)
-        guard !digits.isEmpty, digits.count <= 18 else { return nil }
-        var number = 0
-        for byte in digits {
-            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-            number = number * 10 + Int(byte - UInt8(ascii: "0"))
-        }
-        return number
+        RequestFraming.contentLength(RequestFraming.trim(value)).map { Int($0) }
     }
 
     /// `isHopByHop` for an ASCII name, without making a lowercased String; the

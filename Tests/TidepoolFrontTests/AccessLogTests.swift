@@ -11,7 +11,7 @@ struct AccessLogTests {
         instance: 2, cold: false, error: nil)
 
     private func text(_ log: inout AccessLog, _ entry: AccessLog.Entry) -> String {
-        String(decoding: log.format(entry), as: UTF8.self)
+        log.withLine(entry) { String(decoding: $0, as: UTF8.self) }
     }
 
     @Test func textLineHasSortedFieldsThenTheMessage() {

@@ -57,7 +57,8 @@ struct HTTPRequestOutputTests {
 struct ContentLengthValueTests {
     @Test(arguments: [
         ("0", 0), ("42", 42), (" 7\t", 7), ("123456789012345678", 123_456_789_012_345_678),
-        ("", nil), ("  ", nil), ("+5", nil), ("-5", nil), ("5 5", nil), ("0x10", nil), ("1234567890123456789", nil),
+        ("", nil), ("  ", nil), ("+5", nil), ("-5", nil), ("5 5", nil), ("0x10", nil),
+        ("1234567890123456789", 1_234_567_890_123_456_789), ("9223372036854775808", nil),
     ] as [(String, Int?)])
     func digitsOnly(text: String, expected: Int?) {
         #expect(Array(text.utf8).withUnsafeBytes { HostRuntime.decimal($0) } == expected)

@@ -89,6 +89,13 @@ public struct ByteCursor {
 
     /// `value` in decimal, as `String(value)` prints it.
     @inlinable @inline(__always)
+    public mutating func putDecimal(_ value: Int) {
+        if value < 0 { put(UInt8(ascii: "-")) }
+        putDecimal(UInt64(value.magnitude))
+    }
+
+    /// `value` in decimal, as `String(value)` prints it.
+    @inlinable @inline(__always)
     public mutating func putDecimal(_ value: UInt64) {
         var digits = 1
         var rest = value / 10

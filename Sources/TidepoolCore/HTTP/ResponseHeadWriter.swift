@@ -10,7 +10,7 @@ public enum ResponseHeadWriter {
             return
         }
         out.put(versionMinor == 0 ? http10 : http11)
-        putDecimal(status, into: &out)
+        out.putDecimal(status)
         out.put(0x20)
         var text = reason.flatMap { $0.isEmpty || $0.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) ? nil : $0 }
             ?? reasonPhrase(status)
@@ -36,23 +36,15 @@ public enum ResponseHeadWriter {
         out.append(0x0a)
     }
 
-    public static func header(_ name: [UInt8], _ value: [UInt8], into out: inout [UInt8]) {
-        name.withUnsafeBytes { name in value.withUnsafeBytes { header(name, $0, into: &out) } }
-    }
-
     public static func header(_ name: StaticString, decimal value: Int, into out: inout ByteCursor) {
         out.put(name)
         out.put(0x3a)
         out.put(0x20)
-        putDecimal(value, into: &out)
+        out.putDecimal(value)
         out.put("\r\n")
     }
 
     /// Whether a name or value may go on a header line as is.
-    public static func isSafe(_ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { isSafe($0) }
-    }
-
     public static func isSafe(_ bytes: UnsafeRawBufferPointer) -> Bool {
         for byte in bytes where byte == 0 || byte == 0x0a || byte == 0x0d { return false }
         return true
@@ -63,17 +55,17 @@ public enum ResponseHeadWriter {
         out.put("\r\n")
     }
 
-    /// A chunk's size line (`hex\r\n`); its data and `\r\n` follow.
-    public static func chunkHeader(size: Int, into out: inout [UInt8]) {
+    /// A chunk's size line (`hex\r\n`, at most 18 bytes); its data and `\r\n` follow.
+    public static func chunkHeader(size: Int, into out: inout ByteCursor) {
         precondition(size > 0)
-        // Hex digits from the highest nonzero nibble down, straight into `out`.
+        // Hex digits from the highest nonzero nibble down.
         var shift = (Int.bitWidth - size.leadingZeroBitCount - 1) / 4 * 4
         while shift >= 0 {
             let d = UInt8((size >> shift) & 0xf)
-            out.append(d < 10 ? 0x30 + d : 0x61 + d - 10)
+            out.put(d < 10 ? 0x30 + d : 0x61 + d - 10)
             shift -= 4
         }
-        out.append(contentsOf: crlf)
+        out.put("\r\n")
     }
 
     public static let crlf: [UInt8] = [0x0d, 0x0a]
@@ -84,11 +76,6 @@ public enum ResponseHeadWriter {
     static let http11: StaticString = "HTTP/1.1 "
     static let ok10: StaticString = "HTTP/1.0 200 OK\r\n"
     static let ok11: StaticString = "HTTP/1.1 200 OK\r\n"
-
-    static func putDecimal(_ value: Int, into out: inout ByteCursor) {
-        if value < 0 { out.put(UInt8(ascii: "-")) }
-        out.putDecimal(UInt64(value.magnitude))
-    }
 
     /// The standard reason phrase (RFC 9110 §15).
     public static func reasonPhrase(_ status: Int) -> String {

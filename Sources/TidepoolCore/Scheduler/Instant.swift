@@ -46,7 +46,7 @@ extension Duration {
     /// works in nanoseconds because the wire protocol reports times that way.
     /// From `attoseconds`: one 128-bit division, where `components` took
     /// two (~190 instructions, per request on the scheduler's finish path).
-    var inNanoseconds: Int64 {
+    public var inNanoseconds: Int64 {
         Int64(truncatingIfNeeded: attoseconds / 1_000_000_000)
     }
 

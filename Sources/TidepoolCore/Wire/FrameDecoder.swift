@@ -93,7 +93,7 @@ public enum FrameDecoder {
         case .responseHead:
             let status = try reader.u16("status")
             let reason = try reader.string("reason")
-            let headers = try reader.headerBlock()
+            let headers = try HeaderBlock(reading: &reader)
             return .responseHead(id: id, ResponseHead(status: status, reason: reason, headers: headers))
         case .responseBody:
             return .responseBody(id: id, reader.rest())
@@ -183,15 +183,6 @@ struct ByteReader {
             throw .invalidField(kind: kind, field: field)
         }
         return string
-    }
-
-    /// A header block, copied as it is checked (`HeaderBlock.init(prefixOf:)`).
-    mutating func headerBlock() throws(FrameError) -> HeaderBlock {
-        guard let block = HeaderBlock(prefixOf: UnsafeRawBufferPointer(rebasing: bytes[offset...])) else {
-            throw .truncated(kind: kind, field: "headers")
-        }
-        offset += block.bytes.count
-        return block
     }
 
     mutating func rest() -> [UInt8] {

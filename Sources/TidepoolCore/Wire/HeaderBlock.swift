@@ -20,24 +20,17 @@ public struct HeaderBlock: Sendable, Equatable {
         for header in headers { append(header) }
     }
 
-    /// The block at the start of `wire` (its length is `bytes.count`), or nil
-    /// when `wire` ends inside it.
-    init?(prefixOf wire: UnsafeRawBufferPointer) {
-        var offset = 0
-        func u32() -> Int? {
-            guard wire.count - offset >= 4 else { return nil }
-            defer { offset += 4 }
-            return Int(wire[offset]) << 24 | Int(wire[offset + 1]) << 16 | Int(wire[offset + 2]) << 8 | Int(wire[offset + 3])
-        }
-        guard let count = u32() else { return nil }
+    /// The block where `reader` stands, checked field by field as the
+    /// request head's headers are (`RequestHeadView`), then copied in one go;
+    /// `reader` moves past it.
+    init(reading reader: inout ByteReader) throws(FrameError) {
+        let start = reader.offset
+        count = try reader.count("headers", minimumElementSize: 8)
         for _ in 0..<count {
-            for _ in 0..<2 {
-                guard let length = u32(), wire.count - offset >= length else { return nil }
-                offset += length
-            }
+            _ = try reader.range("header name")
+            _ = try reader.range("header value")
         }
-        bytes = Array(wire.prefix(offset))
-        self.count = count
+        bytes = Array(UnsafeRawBufferPointer(rebasing: reader.bytes[start..<reader.offset]))
     }
 
     /// Appends one header (the caller has validated it).
@@ -70,13 +63,6 @@ public struct HeaderBlock: Sendable, Equatable {
                 try body(name, field())
             }
         }
-    }
-
-    /// The headers as arrays (tests and cold paths).
-    public var headers: [Header] {
-        var headers: [Header] = []
-        forEach { headers.append(Header(name: Array($0), value: Array($1))) }
-        return headers
     }
 }
 

@@ -40,13 +40,7 @@ public enum RequestFraming {
                 if value.isEmpty || !value.allSatisfy({ (0x30...0x39).contains($0) }) {
                     return .malformed(reason: "Content-Length is not a number")
                 }
-                var n: Int64 = 0
-                for digit in value {
-                    let (times, o1) = n.multipliedReportingOverflow(by: 10)
-                    let (plus, o2) = times.addingReportingOverflow(Int64(digit - 0x30))
-                    if o1 || o2 { return .malformed(reason: "Content-Length is out of range") }
-                    n = plus
-                }
+                guard let n = contentLength(value) else { return .malformed(reason: "Content-Length is out of range") }
                 length = n
             case .transferEncoding:
                 transferEncodings += 1
@@ -63,6 +57,22 @@ public enum RequestFraming {
         if transferEncodings > 0 { return .chunked }
         if let length { return .length(length) }
         return .none
+    }
+
+    /// A Content-Length value, `1*DIGIT` (RFC 9110 §8.6): nil when it is
+    /// empty, holds anything else (a sign, a space), or is past `Int64.max`.
+    /// Requests and the app's responses are read by this one rule.
+    public static func contentLength(_ value: UnsafeRawBufferPointer) -> Int64? {
+        guard !value.isEmpty else { return nil }
+        var n: Int64 = 0
+        for digit in value {
+            guard (0x30...0x39).contains(digit) else { return nil }
+            let (times, o1) = n.multipliedReportingOverflow(by: 10)
+            let (plus, o2) = times.addingReportingOverflow(Int64(digit - 0x30))
+            if o1 || o2 { return nil }
+            n = plus
+        }
+        return n
     }
 
     /// RFC 9110 token characters.

@@ -201,9 +201,9 @@ final class ClientConnection {
 
     func writeChunk(_ body: OpaquePointer, length: Int, chunked: Bool) {
         if chunked {
-            server.scratch.removeAll(keepingCapacity: true)
-            ResponseHeadWriter.chunkHeader(size: length, into: &server.scratch)
-            writeBytes(server.scratch)
+            ByteCursor.withBytes(capacity: 18, { ResponseHeadWriter.chunkHeader(size: length, into: &$0) }) {
+                _ = evbuffer_add(output, $0.baseAddress, $0.count)
+            }
         }
         evbuffer_add_buffer(output, body)
         if chunked { writeBytes(ResponseHeadWriter.crlf) }

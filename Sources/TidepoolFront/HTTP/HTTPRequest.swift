@@ -112,10 +112,6 @@ final class HTTPRequest {
         name.withUTF8 { n in value.withUTF8 { addHeader(name: UnsafeRawBufferPointer(n), value: UnsafeRawBufferPointer($0)) } }
     }
 
-    func addHeader(_ name: [UInt8], _ value: [UInt8]) {
-        name.withUnsafeBytes { n in value.withUnsafeBytes { addHeader(name: n, value: $0) } }
-    }
-
     /// Adds a header unless its name is empty or holds a colon, or either
     /// part holds NUL, CR or LF: no header line can end early or split in two.
     func addHeader(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {

@@ -32,8 +32,6 @@ final class HTTPServer {
     private var refused = 0
     /// Set once the server is shutting down: replies close their connection.
     private(set) var closing = false
-    /// Reused for each response head (ClientConnection.writeHead).
-    var scratch: [UInt8] = []
 
     init(
         base: OpaquePointer, limits: RequestParser.Limits, allowedMethods: Set<HTTPMethod>, maxConnections: Int?,
@@ -46,7 +44,6 @@ final class HTTPServer {
         self.clientTimeout = timeval(seconds: clientTimeoutSeconds)
         self.logger = logger
         self.handler = handler
-        scratch.reserveCapacity(1024)
     }
 
     /// Listens on `fd` (owned from now on); `enabled: false` leaves new

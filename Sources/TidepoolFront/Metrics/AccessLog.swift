@@ -75,11 +75,6 @@ struct AccessLog {
         }, done: body)
     }
 
-    /// The line for `entry`, newline included.
-    mutating func format(_ entry: Entry) -> [UInt8] {
-        withLine(entry) { Array($0) }
-    }
-
     // Every piece is written as bytes: literals from their static storage,
     // numbers digit by digit. String interpolation and `Array.append(contentsOf:
     // String.UTF8View)` allocated and walked the text per field, per request.
@@ -107,7 +102,7 @@ struct AccessLog {
         line.put(" start=")
         line.put(Self.start(e))
         line.put(" status=")
-        Self.putStatus(e.status, into: &line)
+        line.putDecimal(e.status)
         line.put(" [TidepoolFront] ")
         Self.putMessage(e, escaped: false, into: &line)
         line.put(UInt8(ascii: "\n"))
@@ -141,7 +136,7 @@ struct AccessLog {
         line.put(#","start":""#)
         line.put(Self.start(e))
         line.put(#"","status":"#)
-        Self.putStatus(e.status, into: &line)
+        line.putDecimal(e.status)
         line.put(#","ts":""#)
         line.put(stamp)
         for byte in [
@@ -156,7 +151,7 @@ struct AccessLog {
         line.put(UInt8(ascii: " "))
         if escaped { putJSONEscaped(e.path, into: &line) } else { line.put(e.path) }
         line.put(" → ")
-        putStatus(e.status, into: &line)
+        line.putDecimal(e.status)
         line.put(" (")
         putTenths(e.durationNanos, into: &line)
         line.put(" ms)")
@@ -165,12 +160,6 @@ struct AccessLog {
     private static func putText(_ text: String, into line: inout ByteCursor) {
         var text = text
         text.withUTF8 { line.put(UnsafeRawBufferPointer($0)) }
-    }
-
-    /// `status` as `"\(status)"` printed it (0: reset before a status).
-    private static func putStatus(_ status: Int, into line: inout ByteCursor) {
-        if status < 0 { line.put(UInt8(ascii: "-")) }
-        line.putDecimal(UInt64(status.magnitude))
     }
 
     private static func start(_ e: Entry) -> StaticString {

@@ -1,4 +1,5 @@
 import Prometheus
+import TidepoolCore
 
 /// A duration histogram recorded on the loop thread, rendered in the same
 /// text as swift-prometheus's `DurationHistogram`.
@@ -27,7 +28,7 @@ final class LoopHistogram {
         name = descriptor.name
         help = descriptor.helpText ?? ""
         let sorted = buckets.sorted()
-        boundsNanos = sorted.map { Int64($0.components.seconds) * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000 }
+        boundsNanos = sorted.map(\.inNanoseconds)
         boundTexts = sorted.map(\.bucketRepresentation)
         counts = Array(repeating: 0, count: sorted.count + 1)
     }

@@ -4,7 +4,9 @@ import Testing
 @Suite struct ResponseHeadWriterTests {
     @Test func statusLineAndHeaders() {
         var line: [UInt8] = []
-        ResponseHeadWriter.header(Array("Content-Type".utf8), Array("text/plain".utf8), into: &line)
+        Array("Content-Type".utf8).withUnsafeBytes { name in
+            Array("text/plain".utf8).withUnsafeBytes { ResponseHeadWriter.header(name, $0, into: &line) }
+        }
         let head = ByteCursor.withBytes(capacity: 256, { out in
             ResponseHeadWriter.statusLine(versionMinor: 1, status: 200, reason: nil, into: &out)
             out.put(line)
@@ -37,19 +39,20 @@ import Testing
     }
 
     @Test func chunkHeaders() {
-        for (size, text) in [(1, "1\r\n"), (15, "f\r\n"), (16, "10\r\n"), (0x1234ab, "1234ab\r\n")] {
-            var out: [UInt8] = []
-            ResponseHeadWriter.chunkHeader(size: size, into: &out)
-            #expect(String(decoding: out, as: UTF8.self) == text)
+        for (size, text) in [(1, "1\r\n"), (15, "f\r\n"), (16, "10\r\n"), (0x1234ab, "1234ab\r\n"), (Int.max, "7fffffffffffffff\r\n")] {
+            let out = ByteCursor.withBytes(capacity: 18, { ResponseHeadWriter.chunkHeader(size: size, into: &$0) }) {
+                String(decoding: $0, as: UTF8.self)
+            }
+            #expect(out == text)
         }
         #expect(String(decoding: ResponseHeadWriter.lastChunk, as: UTF8.self) == "0\r\n\r\n")
     }
 
     @Test func safety() {
-        #expect(ResponseHeadWriter.isSafe(Array("a b\t\u{e9}".utf8)))
-        #expect(!ResponseHeadWriter.isSafe(Array("a\r".utf8)))
-        #expect(!ResponseHeadWriter.isSafe(Array("a\n".utf8)))
-        #expect(!ResponseHeadWriter.isSafe([0x61, 0]))
+        #expect(Array("a b\t\u{e9}".utf8).withUnsafeBytes { ResponseHeadWriter.isSafe($0) })
+        #expect(!Array("a\r".utf8).withUnsafeBytes { ResponseHeadWriter.isSafe($0) })
+        #expect(!Array("a\n".utf8).withUnsafeBytes { ResponseHeadWriter.isSafe($0) })
+        #expect(![0x61, 0].withUnsafeBytes { ResponseHeadWriter.isSafe($0) })
     }
 }
 
