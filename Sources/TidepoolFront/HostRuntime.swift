@@ -42,11 +42,11 @@ final class HostRuntime {
     var scheduler: Scheduler
     /// Holds the scheduler's actions between events, for `report` to reuse.
     var actionBuffer: [SchedulerAction] = []
-    var instances: [UInt32: InstanceRecord] = [:]
+    var instances = WireIDTable<InstanceRecord>()
     var template: TemplateRecord?
     /// Instance ids waiting for a template that is (re)starting.
     var forkBacklog: [UInt32] = []
-    var requests: [UInt32: PendingRequest] = [:]
+    var requests = WireIDTable<PendingRequest>()
     var nextRequestID: UInt32 = 1
     /// Requests the front handed us whose reply is not fully written yet. A
     /// reply whose client leaves first never reports completion, so this may

@@ -15,7 +15,7 @@ final class InstanceRecord {
     var served = 0
     var stats: InstanceStats?
     /// Requests dispatched to it that have not ended.
-    var requests: Set<UInt32> = []
+    var requests = WireIDSet()
     /// The `server-timing` value for its first response (its start phases),
     /// set when it is ready and taken by the first response head.
     var serverTiming: String?

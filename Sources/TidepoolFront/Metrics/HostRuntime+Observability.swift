@@ -31,7 +31,7 @@ extension HostRuntime {
         guard request.trace != nil else { return }
         request.trace?.dispatchedAt = now
         request.trace?.instance = instance
-        request.trace?.cold = observed.warmInstances.insert(instance).inserted
+        request.trace?.cold = observed.warmInstances.insert(instance)
     }
 
     /// A request's reply ended: written (its status and error code final), or

@@ -33,7 +33,7 @@ struct RequestTrace {
 /// thread. Each request's trace lives on the request itself (`HTTPRequest.trace`).
 struct ObservedRequests {
     /// Instances that have been dispatched at least one request.
-    var warmInstances: Set<UInt32> = []
+    var warmInstances = WireIDSet()
     /// Per live instance: when its provisioned memory was last accounted.
     var memoryAccountedAt: [UInt32: UInt64] = [:]
 
