@@ -107,23 +107,13 @@ int tp_socketpair_cloexec(int fds[2]) {
     return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
 }
 
-pid_t tp_spawn_with_channel(const char *path, char *const argv[], int channel_fd) {
-    /* dup2(3, 3) would leave close-on-exec set: move the channel off fd 3 first. */
-    int source = channel_fd;
-    int moved = -1;
-    if (channel_fd == 3) {
-        moved = fcntl(channel_fd, F_DUPFD_CLOEXEC, 4);
-        if (moved < 0) return -1;
-        source = moved;
-    }
-    posix_spawn_file_actions_t actions;
+/* Spawns `path` in a new process group with the host's handled and ignored
+   signals back to their defaults and an empty signal mask; `actions` says
+   what the child's descriptors are. Returns the pid, or -1 with errno set. */
+static pid_t spawn_in_own_group(const char *path, char *const argv[], char *const envp[],
+                                posix_spawn_file_actions_t *actions) {
     posix_spawnattr_t attributes;
-    posix_spawn_file_actions_init(&actions);
     posix_spawnattr_init(&attributes);
-    posix_spawn_file_actions_adddup2(&actions, source, 3);
-    /* Descriptors the host inherited without close-on-exec must not reach children either. */
-    posix_spawn_file_actions_addclosefrom_np(&actions, 4);
-
     sigset_t defaults, mask;
     sigemptyset(&defaults);
     sigaddset(&defaults, SIGPIPE);
@@ -136,17 +126,66 @@ pid_t tp_spawn_with_channel(const char *path, char *const argv[], int channel_fd
     posix_spawnattr_setsigmask(&attributes, &mask);
     posix_spawnattr_setpgroup(&attributes, 0);
     posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
-
     pid_t pid = -1;
-    int error = posix_spawn(&pid, path, &actions, &attributes, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
+    int error = posix_spawn(&pid, path, actions, &attributes, argv, envp);
     posix_spawnattr_destroy(&attributes);
-    if (moved >= 0) close(moved);
     if (error != 0) {
         errno = error;
         return -1;
     }
     return pid;
+}
+
+pid_t tp_spawn_with_channel(const char *path, char *const argv[], int channel_fd) {
+    /* dup2(3, 3) would leave close-on-exec set: move the channel off fd 3 first. */
+    int source = channel_fd;
+    int moved = -1;
+    if (channel_fd == 3) {
+        moved = fcntl(channel_fd, F_DUPFD_CLOEXEC, 4);
+        if (moved < 0) return -1;
+        source = moved;
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, source, 3);
+    /* Descriptors the host inherited without close-on-exec must not reach children either. */
+    posix_spawn_file_actions_addclosefrom_np(&actions, 4);
+    pid_t pid = spawn_in_own_group(path, argv, environ, &actions);
+    int saved = errno;
+    posix_spawn_file_actions_destroy(&actions);
+    if (moved >= 0) close(moved);
+    errno = saved;
+    return pid;
+}
+
+pid_t tp_spawn_captured(const char *path, char *const argv[], char *const envp[], const char *directory,
+                        int output_fd) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, output_fd, 1);
+    posix_spawn_file_actions_adddup2(&actions, output_fd, 2);
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    if (directory != NULL) posix_spawn_file_actions_addchdir_np(&actions, directory);
+    pid_t pid = spawn_in_own_group(path, argv, envp, &actions);
+    int saved = errno;
+    posix_spawn_file_actions_destroy(&actions);
+    errno = saved;
+    return pid;
+}
+
+int tp_wait_exit_code(pid_t pid) {
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) return -1;
+    }
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return -1;
+}
+
+int tp_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
 }
 
 int tp_become_user(uid_t uid, gid_t gid) {

@@ -48,7 +48,7 @@ public struct DependencyInstaller: Sendable {
                 rebuiltBecause = reason
             }
         }
-        let venvExists = FileManager.default.fileExists(atPath: venv.appendingPathComponent("pyvenv.cfg").path)
+        var venvExists = FileManager.default.fileExists(atPath: venv.appendingPathComponent("pyvenv.cfg").path)
 
         guard let manifest else {
             if venvExists, canImportFlask(venvPython: venv) {
@@ -64,6 +64,17 @@ public struct DependencyInstaller: Sendable {
         let hashFile = venv.appendingPathComponent(Self.hashFileName)
         if venvExists, (try? String(contentsOf: hashFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) == fingerprint {
             return Outcome(venv: venv, action: .upToDate, rebuiltBecause: rebuiltBecause)
+        }
+        // `python -m venv` installs pip last: a creation cut short (Ctrl-C on
+        // the first start) leaves a venv pip cannot install into, which would
+        // fail the same way on every start until removed by hand.
+        if venvExists, manifest.pipArguments != nil,
+           !SystemPython(executable: venv.appendingPathComponent("bin/python").path).canImport("pip") {
+            let reason = "it has no working pip (was its creation cut short?)"
+            logger.warning("removing \(venv.path): \(reason); rebuilding it with \(python.executable)")
+            try FileManager.default.removeItem(at: venv)
+            rebuiltBecause = reason
+            venvExists = false
         }
         if !venvExists {
             logger.info("creating \(venv.path) with \(python.executable)")

@@ -26,7 +26,21 @@ public struct SystemPython: Equatable, Sendable {
         guard outcome.status == 0, let line = outcome.lastLines(1).first else {
             throw ProjectError.systemPythonUnavailable(path: executable, reason: outcome.output)
         }
-        return line.trimmingCharacters(in: .whitespaces)
+        let version = line.trimmingCharacters(in: .whitespaces)
+        // A venv is rebuilt when its recorded version differs: anything but a
+        // version here (a wrapper's or a tracer's chatter) must stop, not
+        // pass for a different Python and cost the user their venv.
+        guard Self.isVersion(version) else {
+            throw ProjectError.systemPythonUnavailable(
+                path: executable, reason: "it printed \"\(version.prefix(200))\" where its version (like 3.11.2) belongs")
+        }
+        return version
+    }
+
+    /// `3.11.2`: three dot-separated decimal numbers.
+    static func isVersion(_ text: String) -> Bool {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 3 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }
     }
 
     /// The directory a venv made by this Python records as `home` in pyvenv.cfg.

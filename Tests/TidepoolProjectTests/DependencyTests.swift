@@ -82,6 +82,32 @@ struct DependencyTests {
         #expect(error?.description.contains("add a requirements.txt") == true)
     }
 
+    @Test("a Python that prints something else than its version stops the start, and no venv is touched")
+    func versionMustBeAVersion() throws {
+        let dir = try temporaryDirectory("deps-version")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try write([
+            "noisy-python": "#!/bin/sh\necho 3.11.2\necho '==16695== I   refs:      31,452,939'\n",
+            "plain-python": "#!/bin/sh\necho ' 3.11.2 '\n",
+            ".venv/pyvenv.cfg": "home = /usr/bin\nversion = 3.11.2\n",
+        ], in: dir)
+        for name in ["noisy-python", "plain-python"] {
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir.appendingPathComponent(name).path)
+        }
+        #expect(try SystemPython(executable: dir.appendingPathComponent("plain-python").path).version() == "3.11.2")
+        let noisy = SystemPython(executable: dir.appendingPathComponent("noisy-python").path)
+        let error = projectError { _ = try noisy.version() }
+        #expect(error?.description.contains("where its version (like 3.11.2) belongs") == true)
+        #expect(error?.description.contains("==16695==") == true)
+        _ = projectError { _ = try DependencyInstaller(python: noisy, echo: false).install(project: dir, manifest: .requirements, logger: quietLogger) }
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(".venv/pyvenv.cfg").path))
+
+        for good in ["3.11.2", "3.12.10", "10.0.0"] { #expect(SystemPython.isVersion(good), "\(good)") }
+        for bad in ["", "3.11", "3.11.2.1", "3..2", "3.11.x", "3.11.2rc1", "٣.١.٢", "3.11.2 extra"] {
+            #expect(!SystemPython.isVersion(bad), "\(bad)")
+        }
+    }
+
     /// The one real install (needs PyPI): a foreign .venv is rebuilt with
     /// /usr/bin/python3, `six` installed, a second run does nothing, and a
     /// broken requirements.txt fails with pip's output and no stale hash.
@@ -106,6 +132,17 @@ struct DependencyTests {
 
         let second = try installer.install(project: dir, manifest: .requirements, logger: quietLogger)
         #expect(second.action == .upToDate)
+
+        // A creation cut short before pip was installed (what Ctrl-C on a
+        // first start leaves): the next install rebuilds the venv instead of
+        // failing on "No module named pip" every time.
+        try FileManager.default.removeItem(atPath: sitePackages + "/pip")
+        try write(["requirements.txt": "six\n# changed\n"], in: dir)
+        let third = try installer.install(project: dir, manifest: .requirements, logger: quietLogger)
+        #expect(third.action == .installed(createdVenv: true))
+        #expect(third.rebuiltBecause == "it has no working pip (was its creation cut short?)")
+        #expect(FileManager.default.fileExists(atPath: sitePackages + "/pip"))
+        #expect(FileManager.default.fileExists(atPath: sitePackages + "/six.py"))
 
         try write(["requirements.txt": "./no-such-package-dir\n"], in: dir)
         let error = projectError { _ = try installer.install(project: dir, manifest: .requirements, logger: quietLogger) }

@@ -1,4 +1,5 @@
-"""The benchmark commands (LoadTests/bench-peers, LoadTests/bench-goals) parse,
+"""The benchmark commands (LoadTests/bench-peers, bench-goals, cpu-per-request,
+instructions) parse,
 document themselves, and read wrk / server-timing / smaps_rollup output
 correctly, and the latency goal's reference servers answer like the app. No
 load: the benchmarks themselves are not tests."""
@@ -37,6 +38,15 @@ def test_cpu_per_request_is_valid_bash_with_help():
     help_ = run("LoadTests/cpu-per-request", "--help")
     assert help_.returncode == 0 and "--runs" in help_.stdout and "set -euo" not in help_.stdout
     assert run("LoadTests/cpu-per-request", "--bogus").returncode == 2
+
+
+def test_instructions_is_valid_bash_with_help():
+    assert run("bash", "-n", "LoadTests/instructions").returncode == 0
+    help_ = run("LoadTests/instructions", "--help")
+    assert help_.returncode == 0 and "--instance" in help_.stdout and "set -euo" not in help_.stdout
+    assert run("LoadTests/instructions", "--bogus").returncode == 2
+    bad = run("LoadTests/instructions", "--requests", "0")
+    assert bad.returncode == 2 and "--requests" in bad.stderr
 
 
 def test_latency_floors_answer_like_the_app(tmp_path):

@@ -49,6 +49,21 @@ int tp_socketpair_cloexec(int fds[2]);
 /// Returns the child's pid, or -1 with errno set.
 pid_t tp_spawn_with_channel(const char *path, char *const argv[], int channel_fd);
 
+/// posix_spawn `path` with `argv` and `envp` (both NULL-terminated) in
+/// `directory` (NULL: ours), stdin from /dev/null and stdout and stderr both
+/// to `output_fd`, no other descriptor, signals and process group as
+/// `tp_spawn_with_channel`. For helpers whose output we keep (pip, the
+/// build command). Returns the child's pid, or -1 with errno set.
+pid_t tp_spawn_captured(const char *path, char *const argv[], char *const envp[], const char *directory,
+                        int output_fd);
+
+/// Waits for child `pid` (through EINTR): its exit status, 128 + the signal
+/// that ended it (as a shell reports it), or -1 if it cannot be waited for.
+int tp_wait_exit_code(pid_t pid);
+
+/// pipe2(fds, O_CLOEXEC): a blocking pipe no child inherits unless passed on.
+int tp_pipe_cloexec(int fds[2]);
+
 /// pipe2(fds, O_CLOEXEC | O_NONBLOCK): a pipe no child inherits, for the event loop.
 int tp_pipe_cloexec_nonblock(int fds[2]);
 
