@@ -276,7 +276,7 @@ extension HostRuntime {
     /// during shutdown): ours, and as subreaper the instances a template
     /// left behind. While a preparation runs child processes (pip, the build
     /// command) on its own thread, only the children we spawned are reaped,
-    /// by pid: Foundation's `Process` must collect the status of its own.
+    /// by pid: `ProcessRunner` must collect the status of its own.
     func reapChildren() {
         var status: Int32 = 0
         if redeploy.preparing {
