@@ -30,7 +30,9 @@ ensure_apt_packages() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# ensure_venv DIR: a venv made by $SYSTEM_PYTHON; rebuilt when made by another Python.
+# ensure_venv DIR: a venv made by $SYSTEM_PYTHON with pip in it; rebuilt when
+# made by another Python, or when its creation was cut short (`python -m venv`
+# installs pip last: Ctrl-C on a first run leaves a venv pip cannot install into).
 ensure_venv() {
     local dir=$1 want have=""
     want=$("$SYSTEM_PYTHON" -c 'import sys; print(sys.executable, sys.version)' 2>/dev/null) || {
@@ -38,14 +40,14 @@ ensure_venv() {
     if [ -x "$dir/bin/python" ] && [ -f "$dir/pyvenv.cfg" ]; then
         # `home` in pyvenv.cfg names the interpreter's directory; the version must match too.
         if grep -qE '^home *= */usr/bin$' "$dir/pyvenv.cfg"; then
-            have=$("$dir/bin/python" -c 'import sys; print(sys._base_executable, sys.version)' 2>/dev/null || true)
+            have=$("$dir/bin/python" -c 'import pip, sys; print(sys._base_executable, sys.version)' 2>/dev/null || true)
         fi
     fi
     if [ -n "$have" ] && [ "${have#* }" = "${want#* }" ]; then
         return 0
     fi
     if [ -e "$dir" ]; then
-        log "rebuilding $dir (not made by $SYSTEM_PYTHON)"
+        log "rebuilding $dir (not made by $SYSTEM_PYTHON, or without pip)"
         rm -rf "$dir"
     else
         log "creating $dir"

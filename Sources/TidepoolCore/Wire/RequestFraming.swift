@@ -37,10 +37,11 @@ public enum RequestFraming {
             switch header {
             case .contentLength:
                 contentLengths += 1
-                if value.isEmpty || !value.allSatisfy({ (0x30...0x39).contains($0) }) {
-                    return .malformed(reason: "Content-Length is not a number")
+                guard let n = contentLength(value) else {
+                    // Which rule it broke, only once it is refused.
+                    let digits = !value.isEmpty && value.allSatisfy { (0x30...0x39).contains($0) }
+                    return .malformed(reason: digits ? "Content-Length is out of range" : "Content-Length is not a number")
                 }
-                guard let n = contentLength(value) else { return .malformed(reason: "Content-Length is out of range") }
                 length = n
             case .transferEncoding:
                 transferEncodings += 1

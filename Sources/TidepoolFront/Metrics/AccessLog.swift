@@ -139,10 +139,11 @@ struct AccessLog {
         line.putDecimal(e.status)
         line.put(#","ts":""#)
         line.put(stamp)
-        for byte in [
-            UInt8(ascii: "."), UInt8(ascii: "0") + UInt8(millis / 100), UInt8(ascii: "0") + UInt8(millis / 10 % 10),
-            UInt8(ascii: "0") + UInt8(millis % 10), UInt8(ascii: "\""), UInt8(ascii: "}"), UInt8(ascii: "\n"),
-        ] { line.put(byte) }
+        line.put(UInt8(ascii: "."))
+        line.put(UInt8(ascii: "0") + UInt8(millis / 100))
+        line.put(UInt8(ascii: "0") + UInt8(millis / 10 % 10))
+        line.put(UInt8(ascii: "0") + UInt8(millis % 10))
+        line.put("\"}\n")
     }
 
     /// `GET /path → 200 (1.2 ms)`, the line's message.

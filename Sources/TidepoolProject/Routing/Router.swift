@@ -29,10 +29,10 @@ public struct Router: Sendable {
         !config.redirects.isEmpty || !config.headers.isEmpty || !config.rewrites.isEmpty
     }
 
-    /// `lookup` says what a URL path (`/docs`, `/docs/index.html`) names under `public/`.
     /// What rules without `has`/`missing` conditions see: built once, not per request.
     private static let noFacts = RequestFacts(headers: [], query: nil)
 
+    /// `lookup` says what a URL path (`/docs`, `/docs/index.html`) names under `public/`.
     public func route(_ request: RouteRequest, lookup: (String) -> PublicEntry) -> RouteDecision {
         let path = request.path
         if config.cleanUrls, let location = PathNormalization.cleanUrlsRedirect(path, trailingSlash: config.trailingSlash) {
